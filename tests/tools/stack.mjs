@@ -1,0 +1,96 @@
+// Starts the local stack — localstripe and the Worker in `wrangler dev` (workerd, local
+// D1) — on given ports, and stops it again. Used by `make dev` and by the test runner,
+// which picks other ports and a throw-away state directory so both can run at once.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
+const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_D1_WARNING: 'true', CI: 'true' };
+
+function child(name, cmd, args, opts, log) {
+  const p = spawn(cmd, args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
+  const lines = [];
+  const take = (chunk) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      lines.push(line);
+      if (log) log(`[${name}] ${line}`);
+    }
+  };
+  p.stdout.on('data', take);
+  p.stderr.on('data', take);
+  return { name, proc: p, lines };
+}
+
+async function waitFor(url, ms, what) {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url);
+      if (r.status < 500) return;
+      last = `HTTP ${r.status}`;
+    } catch (e) {
+      last = e.cause?.code || e.message;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${what} did not come up at ${url} within ${ms} ms (${last})`);
+}
+
+function kill(c) {
+  if (c.proc.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    c.proc.once('exit', resolve);
+    try { process.kill(-c.proc.pid, 'SIGTERM'); } catch { resolve(); }
+    setTimeout(() => { try { process.kill(-c.proc.pid, 'SIGKILL'); } catch {} }, 3000).unref();
+  });
+}
+
+/**
+ * @param {object} o
+ * @param {number} o.port         the Worker's port
+ * @param {number} o.stripePort   localstripe's port
+ * @param {string} o.stateDir     wrangler's --persist-to (D1 and friends)
+ * @param {object} [o.vars]       extra Worker vars (override wrangler.toml and .dev.vars)
+ * @param {(line: string) => void} [o.log]
+ */
+export async function startStack({ port, stripePort, stateDir, vars = {}, log, stripeState }) {
+  mkdirSync(stateDir, { recursive: true });
+  const children = [];
+  const stop = async () => { await Promise.all(children.map(kill)); };
+  try {
+    const py = path.join(ROOT, '.venv/bin/python');
+    const lsArgs = [path.join(ROOT, 'tests/tools/localstripe_loopback.py'), String(stripePort)];
+    if (stripeState) lsArgs.push(stripeState);
+    children.push(child('localstripe', py, lsArgs, {}, log));
+
+    execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir],
+      { cwd: ROOT, env: ENV, stdio: log ? 'inherit' : 'pipe' });
+
+    const allVars = {
+      STRIPE_API_BASE: `http://127.0.0.1:${stripePort}`,
+      STRIPE_JS_URL: `http://127.0.0.1:${stripePort}/js.stripe.com/v3/`,
+      ...vars,
+    };
+    const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
+      '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(port + 10000)];
+    for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
+    const worker = child('worker', WRANGLER, args, {}, log);
+    children.push(worker);
+
+    const url = `http://127.0.0.1:${port}`;
+    await Promise.all([
+      waitFor(`http://127.0.0.1:${stripePort}/v1/customers`, 30000, 'localstripe'),
+      waitFor(`${url}/health`, 60000, 'the Worker (wrangler dev)'),
+    ]);
+    return { url, stripeUrl: `http://127.0.0.1:${stripePort}`, stateDir, workerLog: worker.lines, stop };
+  } catch (e) {
+    await stop();
+    for (const c of children) if (c.lines.length) console.error(`--- ${c.name}:\n${c.lines.slice(-40).join('\n')}`);
+    throw e;
+  }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test` after `make build`: every test of the project, host, browser and edge.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+echo "== format and lints"
+cargo fmt --all --check
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+echo "== native tests (domain crate, worker and widget logic, property tests)"
+cargo test -q --workspace
+
+echo "== widget tests in headless Chromium (wasm-bindgen-test)"
+(cd checkout-wasm && \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
+  cargo test -q --target wasm32-unknown-unknown)
+
+echo "== end-to-end: Worker in workerd, localstripe, Chromium"
+node tests/tools/e2e.mjs
