@@ -94,7 +94,12 @@ impl ApiError {
     }
 
     pub fn authentication(message: impl Into<String>) -> Self {
-        Self::new(401, ErrorType::AuthenticationError, "invalid_api_key", message)
+        Self::new(
+            401,
+            ErrorType::AuthenticationError,
+            "invalid_api_key",
+            message,
+        )
     }
 
     pub fn permission(message: impl Into<String>) -> Self {
@@ -102,7 +107,12 @@ impl ApiError {
     }
 
     pub fn idempotency(message: impl Into<String>) -> Self {
-        Self::new(409, ErrorType::IdempotencyError, "idempotency_key_in_use", message)
+        Self::new(
+            409,
+            ErrorType::IdempotencyError,
+            "idempotency_key_in_use",
+            message,
+        )
     }
 
     pub fn provider(status: u16, code: &str, message: impl Into<String>) -> Self {

@@ -4,3 +4,15 @@
 //! randomness) belongs to the callers, which pass in what they read.
 
 pub mod error;
+pub mod keys;
+pub mod secrets;
+
+pub mod accounts;
+/// API.md's request and response bodies.
+pub mod api;
+/// Platform fee, fee breakdowns, Cashcloud's fees and limits.
+pub mod fees;
+/// The payment-intent state machine and the checks on capture, cancel, refund.
+pub mod intent;
+/// Currencies and non-negative amounts.
+pub mod money;
