@@ -1,0 +1,203 @@
+//! One API call's path through the Worker: authenticate, gate the origin, read the
+//! body, honour `Idempotency-Key`, run the handler, answer in the contract's shape.
+//! Every route goes through `serve`, so these rules hold everywhere at once.
+
+use std::future::Future;
+
+use shared::error::ApiError;
+use shared::keys::KeyKind;
+use worker::{Method, Request, Response, Result, RouteContext, Url};
+
+use crate::auth::{authenticate, kind_str, Merchant, Need, Principal};
+use crate::ctx::Ctx;
+use crate::http::{self, decode, ApiResult, Reply};
+use crate::idempotency::{self, Begin};
+
+pub struct Call {
+    pub ctx: Ctx,
+    pub principal: Principal,
+    pub body: Vec<u8>,
+    route: RouteContext<()>,
+    url: Url,
+}
+
+impl Call {
+    /// The calling merchant (routes that need one never accept the admin).
+    pub fn merchant(&self) -> ApiResult<&Merchant> {
+        match &self.principal {
+            Principal::Merchant { merchant, .. } => Ok(merchant),
+            Principal::Admin => {
+                Err(ApiError::permission("This route needs a merchant key.").into())
+            }
+        }
+    }
+
+    pub fn is_publishable(&self) -> bool {
+        matches!(
+            self.principal,
+            Principal::Merchant {
+                kind: KeyKind::Publishable,
+                ..
+            }
+        )
+    }
+
+    pub fn param(&self, name: &str) -> &str {
+        self.route.param(name).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.url
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
+        decode(&self.body)
+    }
+}
+
+/// Runs `handler` for a route that accepts `need`.
+pub async fn serve<F, Fut>(
+    mut req: Request,
+    rc: RouteContext<()>,
+    need: Need,
+    handler: F,
+) -> Result<Response>
+where
+    F: FnOnce(Call) -> Fut,
+    Fut: Future<Output = ApiResult<Reply>>,
+{
+    let method = req.method();
+    let path = req.path();
+    let origin = req.headers().get("origin")?;
+    let mut cors_origin = None;
+    let outcome: ApiResult<Reply> = async {
+        let url = req.url()?;
+        let ctx = Ctx::new(rc.env.clone())?;
+        let principal = authenticate(&req, &ctx, need).await?;
+        cors_origin = gate_origin(&principal, origin.as_deref(), &url)?;
+        let body = match method {
+            Method::Post | Method::Put | Method::Patch => http::read_body(&mut req).await?,
+            _ => Vec::new(),
+        };
+        let idem_key = match method {
+            Method::Post => req.headers().get("idempotency-key")?,
+            _ => None,
+        };
+        let scope = match &principal {
+            Principal::Admin => "admin".to_owned(),
+            Principal::Merchant { merchant, kind } => {
+                format!("{}:{}", merchant.id, kind_str(*kind))
+            }
+        };
+        let db = ctx.env.d1("DB")?;
+        let now = ctx.now;
+        let call = Call {
+            ctx,
+            principal,
+            body,
+            route: rc,
+            url,
+        };
+        let Some(key) = idem_key else {
+            return handler(call).await;
+        };
+        let hash = idempotency::request_hash(method.as_ref(), &path, &call.body);
+        match idempotency::begin(&db, &scope, &key, &hash, now).await? {
+            Begin::Replay(reply) => Ok(reply),
+            Begin::Fresh => {
+                let reply = match handler(call).await {
+                    Ok(r) => r,
+                    Err(f) => Reply::error(&f.into_api(method.as_ref(), &path)),
+                };
+                idempotency::finish(&db, &scope, &key, &reply).await?;
+                Ok(reply)
+            }
+        }
+    }
+    .await;
+    let reply = outcome.unwrap_or_else(|f| Reply::error(&f.into_api(method.as_ref(), &path)));
+    let mut resp = reply.into_response()?;
+    if let Some(o) = cors_origin {
+        let h = resp.headers_mut();
+        h.set("access-control-allow-origin", &o)?;
+        h.set("vary", "Origin")?;
+    }
+    Ok(resp)
+}
+
+/// Which origin may read the answer. Publishable keys: only the merchant's
+/// `allowed_origins` (anything else is refused before it can act). Secret keys and
+/// the admin token: only our own pages; a browser on any other origin gets a 403,
+/// not merely an unreadable answer.
+fn gate_origin(
+    principal: &Principal,
+    origin: Option<&str>,
+    url: &Url,
+) -> ApiResult<Option<String>> {
+    let Some(origin) = origin else {
+        return Ok(None); // not a browser's cross-origin call
+    };
+    let own = url.origin().ascii_serialization();
+    match principal {
+        Principal::Merchant {
+            merchant,
+            kind: KeyKind::Publishable,
+        } => {
+            if merchant.allows_origin(origin) {
+                Ok(Some(origin.to_owned()))
+            } else if origin == own {
+                Ok(None)
+            } else {
+                Err(ApiError::permission(format!(
+                    "The origin {origin} is not in this merchant's allowed_origins."
+                ))
+                .into())
+            }
+        }
+        _ if origin == own => Ok(None),
+        _ => Err(ApiError::permission(
+            "Secret keys are for servers: this request came from a browser on another origin.",
+        )
+        .into()),
+    }
+}
+
+/// A CORS preflight for a widget route: answered only for the origins of the
+/// merchant who owns the intent named in the path.
+pub async fn preflight(req: Request, rc: RouteContext<()>) -> Result<Response> {
+    let origin = req.headers().get("origin")?;
+    let id = rc.param("id").cloned().unwrap_or_default();
+    let ctx = Ctx::new(rc.env.clone())?;
+    let merchant = ctx
+        .db
+        .prepare("SELECT m.* FROM payment_intents p JOIN merchants m ON m.id = p.merchant_id WHERE p.id = ?1")
+        .bind(&[id.into()])?
+        .first::<Merchant>(None)
+        .await?;
+    let allowed = match (&origin, &merchant) {
+        (Some(o), Some(m)) => m.allows_origin(o),
+        _ => false,
+    };
+    if !allowed {
+        return http::error(&ApiError::permission(
+            "This origin may not call this endpoint.",
+        ));
+    }
+    let mut resp = Response::empty()?.with_status(204);
+    let h = resp.headers_mut();
+    h.set(
+        "access-control-allow-origin",
+        origin.as_deref().unwrap_or_default(),
+    )?;
+    h.set("access-control-allow-methods", "GET, POST")?;
+    h.set(
+        "access-control-allow-headers",
+        "authorization, content-type, idempotency-key",
+    )?;
+    h.set("access-control-max-age", "600")?;
+    h.set("vary", "Origin")?;
+    Ok(resp)
+}
