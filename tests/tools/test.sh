@@ -14,7 +14,7 @@ echo "== widget tests in headless Chromium (wasm-bindgen-test)"
 (cd checkout-wasm && \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
-  cargo test -q --target wasm32-unknown-unknown)
+  cargo test --target wasm32-unknown-unknown)
 
 echo "== end-to-end: Worker in workerd, localstripe, Chromium"
 node tests/tools/e2e.mjs

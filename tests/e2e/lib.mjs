@@ -1,0 +1,75 @@
+// Helpers for end-to-end tests: the stack's URLs come from tests/tools/e2e.mjs.
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+
+export const WORKER = process.env.WORKER_URL;
+export const STRIPE = process.env.STRIPE_URL;
+export const ADMIN = process.env.ADMIN_TOKEN;
+export const STATE_DIR = process.env.STATE_DIR;
+if (!WORKER) throw new Error('run the end-to-end tests through tests/tools/e2e.mjs (make test)');
+
+/** One API call. `body` objects are sent as JSON; strings as they are. */
+export async function api(method, path, { key, body, headers = {}, idem } = {}) {
+  const h = { ...headers };
+  if (key) h.authorization = `Bearer ${key}`;
+  if (idem) h['idempotency-key'] = idem;
+  let payload;
+  if (body !== undefined) {
+    h['content-type'] ??= 'application/json';
+    payload = typeof body === 'string' ? body : JSON.stringify(body);
+  }
+  const r = await fetch(WORKER + path, { method, headers: h, body: payload });
+  const text = await r.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: r.status, json, text, headers: r.headers };
+}
+
+/** A fresh merchant with its keys. */
+export async function newMerchant(name = `Shop ${randomUUID().slice(0, 8)}`, extra = {}) {
+  const r = await api('POST', '/v1/merchants', {
+    key: ADMIN, body: { name, country: 'CH', default_currency: 'CHF', ...extra },
+  });
+  if (r.status !== 201) throw new Error(`merchant: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+export const STRIPE_TEST_ACCOUNT = {
+  mode: 'direct',
+  secret_key: 'sk_test_localstripe0000000000004242',
+  publishable_key: 'pk_test_localstripe000000000000',
+  webhook_secret: 'whsec_local0000000000000000',
+};
+
+/** Asserts the contract's error shape and returns the error object. */
+export function errorOf(assert, r, status, type) {
+  assert.equal(r.status, status, r.text);
+  assert.ok(r.json?.error, `error shape: ${r.text}`);
+  assert.equal(typeof r.json.error.code, 'string');
+  assert.equal(typeof r.json.error.message, 'string');
+  if (type) assert.equal(r.json.error.type, type);
+  return r.json.error;
+}
+
+/** A tiny static server on loopback: a merchant's shop on another origin. */
+export async function serveOrigin(routes) {
+  const server = http.createServer((req, res) => {
+    const page = routes[new URL(req.url, 'http://x').pathname];
+    if (!page) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(typeof page === 'function' ? page(req) : page);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return { origin: `http://127.0.0.1:${port}`, localhostOrigin: `http://localhost:${port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Debian's Chromium through playwright-core; never a downloaded browser. */
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
