@@ -6,6 +6,7 @@ export const WORKER = process.env.WORKER_URL;
 export const STRIPE = process.env.STRIPE_URL;
 export const ADMIN = process.env.ADMIN_TOKEN;
 export const STATE_DIR = process.env.STATE_DIR;
+export const WORKER_LOG = process.env.WORKER_LOG;
 if (!WORKER) throw new Error('run the end-to-end tests through tests/tools/e2e.mjs (make test)');
 
 /** One API call. `body` objects are sent as JSON; strings as they are. */

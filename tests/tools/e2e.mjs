@@ -12,10 +12,12 @@ mkdirSync(path.join(ROOT, 'tests/out'), { recursive: true });
 const stateDir = mkdtempSync(path.join(ROOT, 'tests/out/state-'));
 const adminToken = `adm_test_${randomBytes(16).toString('hex')}`;
 const masterKey = randomBytes(32).toString('base64');
+const logFile = path.join(stateDir, '..', `${path.basename(stateDir)}.log`);
 
 const stack = await startStack({
   port, stripePort, stateDir,
   vars: { ADMIN_TOKEN: adminToken, MASTER_KEY: masterKey },
+  logFile,
   log: process.env.VERBOSE ? console.log : undefined,
 });
 let status = 1;
@@ -31,11 +33,15 @@ try {
       ADMIN_TOKEN: adminToken,
       MASTER_KEY: masterKey,
       STATE_DIR: stateDir,
+      WORKER_LOG: logFile,
     },
   });
   status = r.status ?? 1;
 } finally {
   await stack.stop();
-  if (!process.env.KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+  if (!process.env.KEEP_STATE) {
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(logFile, { force: true });
+  }
 }
 process.exit(status);

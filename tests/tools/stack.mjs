@@ -2,7 +2,7 @@
 // D1) — on given ports, and stops it again. Used by `make dev` and by the test runner,
 // which picks other ports and a throw-away state directory so both can run at once.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,13 +10,14 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
 const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_D1_WARNING: 'true', CI: 'true' };
 
-function child(name, cmd, args, opts, log) {
+function child(name, cmd, args, opts, log, logFile) {
   const p = spawn(cmd, args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
   const lines = [];
   const take = (chunk) => {
     for (const line of chunk.toString().split('\n')) {
       if (!line) continue;
       lines.push(line);
+      if (logFile) appendFileSync(logFile, `[${name}] ${line}\n`);
       if (log) log(`[${name}] ${line}`);
     }
   };
@@ -57,8 +58,10 @@ function kill(c) {
  * @param {string} o.stateDir     wrangler's --persist-to (D1 and friends)
  * @param {object} [o.vars]       extra Worker vars (override wrangler.toml and .dev.vars)
  * @param {(line: string) => void} [o.log]
+ * @param {string} [o.logFile]     every line the processes print, appended here
+ * @param {string} [o.stripeState] localstripe's state file (none: memory only)
  */
-export async function startStack({ port, stripePort, stateDir, vars = {}, log, stripeState }) {
+export async function startStack({ port, stripePort, stateDir, vars = {}, log, logFile, stripeState }) {
   mkdirSync(stateDir, { recursive: true });
   const children = [];
   const stop = async () => { await Promise.all(children.map(kill)); };
@@ -66,7 +69,7 @@ export async function startStack({ port, stripePort, stateDir, vars = {}, log, s
     const py = path.join(ROOT, '.venv/bin/python');
     const lsArgs = [path.join(ROOT, 'tests/tools/localstripe_loopback.py'), String(stripePort)];
     if (stripeState) lsArgs.push(stripeState);
-    children.push(child('localstripe', py, lsArgs, {}, log));
+    children.push(child('localstripe', py, lsArgs, {}, log, logFile));
 
     execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir],
       { cwd: ROOT, env: ENV, stdio: log ? 'inherit' : 'pipe' });
@@ -79,7 +82,7 @@ export async function startStack({ port, stripePort, stateDir, vars = {}, log, s
     const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
       '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(port + 10000)];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
-    const worker = child('worker', WRANGLER, args, {}, log);
+    const worker = child('worker', WRANGLER, args, {}, log, logFile);
     children.push(worker);
 
     const url = `http://127.0.0.1:${port}`;
