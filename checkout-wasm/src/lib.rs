@@ -5,7 +5,10 @@
 use wasm_bindgen::prelude::*;
 
 mod api;
+mod dom;
+mod flow;
 mod format;
+mod stripe_js;
 mod view;
 
 pub use format::format_amount;
@@ -13,8 +16,9 @@ pub use format::format_amount;
 /// Mounts the checkout for one payment intent into `target`.
 ///
 /// `api_base` is the Worker's origin (the script's own origin when loaded by tag).
-/// Resolves once the widget shows the intent; rejects with a message otherwise,
-/// after dispatching `checkout:failed` on the target.
+/// Resolves once the widget is interactive (the provider's fields are up, or the
+/// outcome is shown); rejects with a message otherwise, after dispatching
+/// `checkout:failed` on the target.
 #[wasm_bindgen]
 pub async fn mount(
     target: web_sys::Element,
@@ -22,20 +26,5 @@ pub async fn mount(
     client_secret: String,
     api_base: String,
 ) -> Result<(), JsValue> {
-    let started = js_sys::Date::now();
-    let view = view::View::new(&target)?;
-    view.status("Loading the payment…");
-    let client = api::Client::new(api_base, publishable_key, client_secret);
-    match client.fetch_intent().await {
-        Ok(intent) => {
-            view.show_intent(&intent)?;
-            view.mounted_in(js_sys::Date::now() - started);
-            Ok(())
-        }
-        Err(message) => {
-            view.error(&message);
-            view.dispatch("checkout:failed", &message)?;
-            Err(JsValue::from_str(&message))
-        }
-    }
+    flow::mount(target, publishable_key, client_secret, api_base).await
 }

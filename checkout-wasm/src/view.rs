@@ -3,18 +3,24 @@
 
 use shared::api::PaymentIntent;
 use wasm_bindgen::JsValue;
-use web_sys::{CustomEvent, CustomEventInit, Document, Element};
+use web_sys::{CustomEvent, CustomEventInit, Document, Element, HtmlElement};
 
 const STYLE_ID: &str = "ec-checkout-style";
 const STYLE: &str = ".ec-checkout{font:16px/1.4 system-ui,sans-serif;max-width:28rem;padding:1rem;border:1px solid #d0d4da;border-radius:.5rem}\
-.ec-amount{font-size:1.5rem;font-weight:600;margin:0 0 .5rem}\
-.ec-status{margin:.5rem 0 0;color:#374151}.ec-checkout[data-state=error] .ec-status{color:#b42318}";
+.ec-amount{font-size:1.5rem;font-weight:600;margin:0 0 .75rem}\
+.ec-fields{margin:0 0 .75rem;min-height:2.5rem}.ec-fields:empty{display:none}\
+.ec-pay{font:inherit;font-weight:600;padding:.6rem 1rem;border:0;border-radius:.4rem;background:#1d4ed8;color:#fff;cursor:pointer}\
+.ec-pay:disabled{opacity:.6;cursor:progress}.ec-pay:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}\
+.ec-status{margin:.5rem 0 0;color:#374151}.ec-checkout[data-state=error] .ec-status,.ec-status[data-tone=error]{color:#b42318}\
+.ec-checkout[data-state=succeeded] .ec-status,.ec-checkout[data-state=requires_capture] .ec-status{color:#067647}";
 
 pub struct View {
     doc: Document,
     target: Element,
     root: Element,
     amount: Element,
+    pub fields: Element,
+    pay: HtmlElement,
     status: Element,
 }
 
@@ -24,53 +30,101 @@ impl View {
             .owner_document()
             .ok_or_else(|| JsValue::from_str("target is not in a document"))?;
         ensure_style(&doc)?;
-        let root = doc.create_element("div")?;
-        root.set_class_name("ec-checkout");
+        let el = |tag: &str, class: &str| -> Result<Element, JsValue> {
+            let e = doc.create_element(tag)?;
+            e.set_class_name(class);
+            Ok(e)
+        };
+        let root = el("div", "ec-checkout")?;
         root.set_attribute("data-state", "loading")?;
-        let amount = doc.create_element("p")?;
-        amount.set_class_name("ec-amount");
-        let status = doc.create_element("p")?;
-        status.set_class_name("ec-status");
+        root.set_attribute("role", "group")?;
+        root.set_attribute("aria-label", "Payment")?;
+        let amount = el("p", "ec-amount")?;
+        let fields = el("div", "ec-fields")?;
+        let pay: HtmlElement = wasm_bindgen::JsCast::unchecked_into(el("button", "ec-pay")?);
+        pay.set_attribute("type", "button")?;
+        pay.set_hidden(true);
+        let status = el("p", "ec-status")?;
         // Announced to screen readers as it changes, without stealing focus.
         status.set_attribute("role", "status")?;
         status.set_attribute("aria-live", "polite")?;
-        root.append_child(&amount)?;
-        root.append_child(&status)?;
+        for child in [&amount, &fields, pay.as_ref(), &status] {
+            root.append_child(child)?;
+        }
         target.replace_children_with_node_1(&root);
         Ok(View {
             doc,
             target: target.clone(),
             root,
             amount,
+            fields,
+            pay,
             status,
         })
     }
 
     pub fn status(&self, text: &str) {
+        let _ = self.status.remove_attribute("data-tone");
         self.status.set_text_content(Some(text));
     }
 
-    pub fn error(&self, text: &str) {
-        let _ = self.root.set_attribute("data-state", "error");
-        self.status(text);
+    /// A problem the customer can fix and retry (declined card, failed 3DS).
+    pub fn problem(&self, text: &str) {
+        let _ = self.status.set_attribute("data-tone", "error");
+        self.status.set_text_content(Some(text));
     }
 
-    pub fn show_intent(&self, intent: &PaymentIntent) -> Result<(), JsValue> {
-        let locale = self
-            .doc
+    /// A problem that ends this checkout (bad link, unreachable service).
+    pub fn error(&self, text: &str) {
+        let _ = self.root.set_attribute("data-state", "error");
+        self.problem(text);
+    }
+
+    fn locale(&self) -> String {
+        self.doc
             .default_view()
             .map(|w| w.navigator().language().unwrap_or_default())
             .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| "en".to_owned());
-        let text = crate::format::format_amount(&intent.amount, intent.currency.code(), &locale);
-        self.amount.set_text_content(Some(&text));
+            .unwrap_or_else(|| "en".to_owned())
+    }
+
+    pub fn formatted_amount(&self, intent: &PaymentIntent) -> String {
+        crate::format::format_amount(&intent.amount, intent.currency.code(), &self.locale())
+    }
+
+    pub fn show_intent(&self, intent: &PaymentIntent) -> Result<(), JsValue> {
+        self.amount
+            .set_text_content(Some(&self.formatted_amount(intent)));
         self.root
             .set_attribute("data-state", intent.status.as_str())?;
         self.root.set_attribute("data-amount", &intent.amount)?;
         self.root
             .set_attribute("data-currency", intent.currency.code())?;
-        self.status("");
         Ok(())
+    }
+
+    /// Shows the pay button with its label, enabled.
+    pub fn offer_pay(&self, label: &str) {
+        self.pay.set_text_content(Some(label));
+        self.pay.set_hidden(false);
+        let _ = self.pay.remove_attribute("disabled");
+        let _ = self.pay.remove_attribute("aria-busy");
+    }
+
+    pub fn busy(&self, text: &str) {
+        let _ = self.pay.set_attribute("disabled", "");
+        let _ = self.pay.set_attribute("aria-busy", "true");
+        self.status(text);
+    }
+
+    /// The payment is settled one way or another: no more input.
+    pub fn finished(&self) {
+        self.pay.set_hidden(true);
+        self.fields.replace_children_with_node_0();
+    }
+
+    pub fn pay_button(&self) -> &HtmlElement {
+        &self.pay
     }
 
     /// Records how long `mount()` took, for the start-up benchmark, and tells the page.
@@ -78,14 +132,17 @@ impl View {
         let _ = self
             .root
             .set_attribute("data-mount-ms", &format!("{ms:.2}"));
-        let _ = self.dispatch("checkout:ready", &format!("{ms:.2}"));
     }
 
-    /// Dispatches one of the contract's DOM events on the merchant's target.
-    pub fn dispatch(&self, name: &str, detail: &str) -> Result<(), JsValue> {
+    /// Dispatches one of the contract's DOM events on the merchant's target, with
+    /// `{payment_intent, status}` as detail.
+    pub fn dispatch(&self, name: &str, intent_id: &str, status: &str) -> Result<(), JsValue> {
+        let detail = js_sys::Object::new();
+        js_sys::Reflect::set(&detail, &"payment_intent".into(), &intent_id.into())?;
+        js_sys::Reflect::set(&detail, &"status".into(), &status.into())?;
         let init = CustomEventInit::new();
         init.set_bubbles(true);
-        init.set_detail(&JsValue::from_str(detail));
+        init.set_detail(&detail);
         let ev = CustomEvent::new_with_event_init_dict(name, &init)?;
         self.target.dispatch_event(&ev)?;
         Ok(())

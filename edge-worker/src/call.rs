@@ -17,6 +17,8 @@ pub struct Call {
     pub ctx: Ctx,
     pub principal: Principal,
     pub body: Vec<u8>,
+    /// The caller's `Idempotency-Key`, for deriving ids that a retry must reuse.
+    pub idempotency_key: Option<String>,
     route: RouteContext<()>,
     url: Url,
 }
@@ -98,6 +100,7 @@ where
             ctx,
             principal,
             body,
+            idempotency_key: idem_key.clone(),
             route: rc,
             url,
         };

@@ -10,10 +10,8 @@ use serde::Deserialize;
 use shared::api::{CreatePaymentIntent, IntentRecord, List, NextAction, PaymentIntent};
 use shared::error::ApiError;
 use shared::fees::platform_fee;
-use shared::intent::{
-    check_cancel, CaptureMethod, IntentEvent, IntentState, IntentStatus, Provider, ProviderEvent,
-};
-use shared::keys::{client_secret, constant_time_eq, is_id, new_id};
+use shared::intent::{CaptureMethod, IntentState, IntentStatus, Provider, ProviderEvent};
+use shared::keys::{client_secret, is_id, new_id};
 use shared::money::{Currency, Money};
 use worker::wasm_bindgen::JsValue;
 use worker::{Request, Response, Result, RouteContext};
@@ -23,6 +21,7 @@ use crate::auth::Need;
 use crate::call::{serve, Call};
 use crate::ctx::{random, Ctx};
 use crate::http::{ApiResult, Fail, Reply};
+use crate::payments;
 
 /// One `payment_intents` row as D1 returns it. Amounts are minor units.
 #[derive(Debug, Deserialize)]
@@ -42,6 +41,9 @@ pub struct IntentRow {
     pub next_action: Option<String>,
     pub last_error: Option<String>,
     pub last_event_at: Option<i64>,
+    pub description: Option<String>,
+    pub attempts: i64,
+    pub version: i64,
     pub livemode: i64,
     pub created: i64,
 }
@@ -115,18 +117,19 @@ pub async fn load(ctx: &Ctx, merchant_id: &str, id: &str) -> ApiResult<IntentRow
         .ok_or_else(|| Fail::Api(ApiError::not_found("payment_intent").with_param("id")))
 }
 
-/// Writes the state machine's result back. `expect` guards against a concurrent
-/// writer: the row changes only if it still holds the status this decision saw.
+/// Writes the state machine's result back, only if nobody wrote since `row` was
+/// read (`version`). `false`: lost the race; re-read and apply again.
 pub async fn store_state(ctx: &Ctx, row: &IntentRow, next: &IntentState) -> ApiResult<bool> {
     let changed = ctx
         .db
         .prepare(
             "UPDATE payment_intents SET status = ?3, amount_capturable = ?4, amount_received = ?5, \
-             amount_refunded = ?6, last_event_at = ?7, last_error = ?8 WHERE id = ?1 AND status = ?2",
+             amount_refunded = ?6, last_event_at = ?7, last_error = ?8, version = version + 1 \
+             WHERE id = ?1 AND version = ?2",
         )
         .bind(&[
             row.id.as_str().into(),
-            row.status.as_str().into(),
+            (row.version as f64).into(),
             next.status.as_str().into(),
             (next.amount_capturable.to_minor_units() as f64).into(),
             (next.amount_received.to_minor_units() as f64).into(),
@@ -142,6 +145,37 @@ pub async fn store_state(ctx: &Ctx, row: &IntentRow, next: &IntentState) -> ApiR
     Ok(changed == 1)
 }
 
+/// Feeds provider events through the one state machine and stores the outcome.
+/// Events are facts, so on a lost race they are simply applied again to the fresh
+/// row; `apply` makes repeats no-ops. Returns the row as stored afterwards.
+pub async fn apply_events(
+    ctx: &Ctx,
+    merchant_id: &str,
+    id: &str,
+    events: &[ProviderEvent],
+) -> ApiResult<IntentRow> {
+    for _ in 0..5 {
+        let row = load(ctx, merchant_id, id).await?;
+        let start = row.state()?;
+        let mut state = start.clone();
+        for ev in events {
+            if let Some(next) = shared::intent::apply(&state, ev).applied() {
+                state = next;
+            }
+        }
+        if state == start || store_state(ctx, &row, &state).await? {
+            return load(ctx, merchant_id, id).await;
+        }
+    }
+    Err(ApiError::new(
+        409,
+        shared::error::ErrorType::ApiError,
+        "lock_timeout",
+        "This payment intent is being changed by another request; retry.",
+    )
+    .into())
+}
+
 pub async fn create(req: Request, rc: RouteContext<()>) -> Result<Response> {
     serve(req, rc, Need::Secret, create_intent).await
 }
@@ -151,6 +185,14 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
     let new = input.validate()?;
     let m = call.merchant()?;
     let ctx = &call.ctx;
+    if matches!(new.provider, Provider::Worldpay | Provider::Cashcloud) {
+        return Err(ApiError::invalid_request(
+            "provider_not_available",
+            format!("{} payments are not available yet.", new.provider.as_str()),
+        )
+        .with_param("provider")
+        .into());
+    }
     if accounts::load(ctx, &m.id, new.provider).await?.is_none() {
         return Err(ApiError::invalid_request(
             "provider_not_configured",
@@ -206,20 +248,12 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
 }
 
 /// `GET /v1/payment_intents/{id}`: secret key, or publishable key plus the
-/// intent's own client secret (compared in constant time).
+/// intent's own client secret. An open outcome is read back from the provider first.
 pub async fn retrieve(req: Request, rc: RouteContext<()>) -> Result<Response> {
     serve(req, rc, Need::SecretOrPublishable, |call| async move {
-        let m = call.merchant()?;
-        let row = load(&call.ctx, &m.id, call.param("id")).await?;
-        if call.is_publishable() {
-            let given = call.query("client_secret").unwrap_or_default();
-            if !constant_time_eq(given.as_bytes(), row.client_secret.as_bytes()) {
-                // As missing as any other intent: a wrong secret learns nothing.
-                return Err(ApiError::not_found("payment_intent")
-                    .with_param("id")
-                    .into());
-            }
-        }
+        let secret = call.query("client_secret");
+        let row = crate::checkout::load_for_widget(&call, secret.as_deref()).await?;
+        let row = payments::sync(&call.ctx, &call.merchant()?.id, row).await?;
         Reply::json(200, &row.to_api()?)
     })
     .await
@@ -289,31 +323,41 @@ async fn list_intents(call: Call) -> ApiResult<Reply> {
     Reply::json(200, &List::new(data, has_more))
 }
 
-/// `POST /v1/payment_intents/{id}/cancel`. Until a provider holds the intent
-/// (confirm), canceling is ours alone.
+/// `POST /v1/payment_intents/{id}/cancel`: releases the hold.
 pub async fn cancel(req: Request, rc: RouteContext<()>) -> Result<Response> {
-    serve(req, rc, Need::Secret, cancel_intent).await
+    serve(req, rc, Need::Secret, |call| async move {
+        let m = call.merchant()?;
+        let _: EmptyBody = call.json()?;
+        let row = load(&call.ctx, &m.id, call.param("id")).await?;
+        let row = payments::cancel(&call.ctx, &m.id, row).await?;
+        Reply::json(200, &row.to_api()?)
+    })
+    .await
 }
 
-async fn cancel_intent(call: Call) -> ApiResult<Reply> {
-    let m = call.merchant()?;
-    let _: EmptyBody = call.json()?;
-    let ctx = &call.ctx;
-    let row = load(ctx, &m.id, call.param("id")).await?;
-    let state = row.state()?;
-    check_cancel(&state)?;
-    let ev = ProviderEvent {
-        at: ctx.now,
-        event: IntentEvent::Canceled,
-    };
-    if let Some(next) = shared::intent::apply(&state, &ev).applied() {
-        if !store_state(ctx, &row, &next).await? {
-            return Err(
-                ApiError::idempotency("The intent changed while canceling it; retry.").into(),
-            );
+/// `POST /v1/payment_intents/{id}/capture` with `{amount?}`: up to what was
+/// authorised (hotel minibar: authorise 300.00, capture 247.35); the rest is released.
+pub async fn capture(req: Request, rc: RouteContext<()>) -> Result<Response> {
+    serve(req, rc, Need::Secret, |call| async move {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct CaptureBody {
+            amount: Option<String>,
         }
-    }
-    Reply::json(200, &load(ctx, &m.id, &row.id).await?.to_api()?)
+        let m = call.merchant()?;
+        let body: CaptureBody = call.json()?;
+        let row = load(&call.ctx, &m.id, call.param("id")).await?;
+        let currency = row.state()?.amount.currency();
+        let amount = match &body.amount {
+            Some(a) => {
+                Some(Money::parse(a, currency).map_err(|e| Fail::Api(e.to_api_error("amount")))?)
+            }
+            None => None,
+        };
+        let row = payments::capture(&call.ctx, &m.id, row, amount).await?;
+        Reply::json(200, &row.to_api()?)
+    })
+    .await
 }
 
 /// A POST that takes no parameters still refuses unknown ones.

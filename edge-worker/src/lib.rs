@@ -6,12 +6,18 @@ use worker::{event, Context, Env, Request, Response, Result, Router};
 mod accounts;
 mod auth;
 mod call;
+mod checkout;
 mod ctx;
 mod http;
 mod idempotency;
 mod intents;
 mod merchants;
 mod meta;
+mod outbound;
+mod payments;
+mod refunds;
+mod stripe;
+mod webhooks;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -33,7 +39,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .get_async("/v1/payment_intents", intents::list)
         .get_async("/v1/payment_intents/:id", intents::retrieve)
         .options_async("/v1/payment_intents/:id", call::preflight)
-        .post_async("/v1/payment_intents/:id/cancel", intents::cancel);
+        .post_async("/v1/payment_intents/:id/cancel", intents::cancel)
+        .post_async("/v1/payment_intents/:id/capture", intents::capture)
+        .post_async("/v1/refunds", refunds::create)
+        // The widget's routes (publishable key + client secret), with CORS preflights.
+        .get_async("/v1/payment_intents/:id/checkout", checkout::checkout)
+        .options_async("/v1/payment_intents/:id/checkout", call::preflight)
+        .post_async("/v1/payment_intents/:id/confirm", checkout::confirm)
+        .options_async("/v1/payment_intents/:id/confirm", call::preflight)
+        // Signed provider callbacks.
+        .post_async("/v1/webhooks/stripe/:merchant_id", webhooks::stripe);
     let resp = router.run(req, env).await;
     http::finish(resp, &method, &path)
 }

@@ -16,3 +16,4 @@ pub mod fees;
 pub mod intent;
 /// Currencies and non-negative amounts.
 pub mod money;
+pub mod stripe;

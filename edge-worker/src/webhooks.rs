@@ -1,0 +1,162 @@
+//! Signed callbacks from providers (API.md, "Callbacks from providers"). A bad or
+//! missing signature changes nothing; a duplicate is a 200 that changes nothing;
+//! an event for an unknown object is recorded and otherwise ignored.
+
+use shared::accounts::ProviderAccount;
+use shared::error::ApiError;
+use shared::intent::Provider;
+use shared::keys::is_id;
+use shared::stripe::{events, webhook};
+use worker::{Request, Response, Result, RouteContext};
+
+use crate::accounts;
+use crate::ctx::Ctx;
+use crate::http::{self, ApiResult, Fail};
+use crate::intents::{apply_events, IntentRow};
+
+pub async fn stripe(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
+    let outcome: ApiResult<&'static str> = async {
+        let ctx = Ctx::new(rc.env.clone())?;
+        let merchant_id = rc.param("merchant_id").cloned().unwrap_or_default();
+        let body = http::read_body(&mut req).await?;
+        let header = req
+            .headers()
+            .get(webhook::SIGNATURE_HEADER)?
+            .unwrap_or_default();
+        // Unknown merchant and bad signature answer alike: nothing to learn by probing.
+        let secret = match is_id("acct_", &merchant_id) {
+            true => match accounts::load(&ctx, &merchant_id, Provider::Stripe).await? {
+                Some(ProviderAccount::Stripe(a)) => Some(a.webhook_secret),
+                _ => None,
+            },
+            false => None,
+        };
+        let Some(secret) = secret else {
+            return Err(webhook::SignatureError::Mismatch.to_api_error().into());
+        };
+        webhook::verify(&header, &body, &secret, ctx.now, webhook::DEFAULT_TOLERANCE)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+        let event = events::parse_event(&body).map_err(|_| {
+            Fail::Api(ApiError::invalid_request(
+                "invalid_event",
+                "The event body is not a Stripe event.",
+            ))
+        })?;
+        if seen(&ctx, "stripe", &merchant_id, &event.id).await? {
+            return Ok("duplicate");
+        }
+        let row = match event.intent_ref() {
+            Some(r) => find(&ctx, &merchant_id, r.our_intent_id, r.stripe_intent_id).await?,
+            None => None,
+        };
+        let (outcome, object_id) = match row {
+            None => ("unknown_object", None),
+            Some(row) => {
+                let evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
+                    Fail::Internal(worker::Error::RustError(format!(
+                        "stripe event {}: {e:?}",
+                        event.id
+                    )))
+                })?;
+                let after = apply_events(&ctx, &merchant_id, &row.id, &evs).await?;
+                let changed = after.version != row.version;
+                (if changed { "applied" } else { "ignored" }, Some(row.id))
+            }
+        };
+        record(
+            &ctx,
+            "stripe",
+            &merchant_id,
+            &event.id,
+            object_id.as_deref(),
+            &event_type(&event),
+            outcome,
+        )
+        .await?;
+        Ok(outcome)
+    }
+    .await;
+    match outcome {
+        Ok(outcome) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": outcome}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe")),
+    }
+}
+
+fn event_type(ev: &events::StripeEvent) -> String {
+    use events::StripeEventKind as K;
+    match &ev.kind {
+        K::PaymentIntent { event_type, .. } => format!("payment_intent.{event_type:?}"),
+        K::ChargeRefunded { .. } => "charge.refunded".to_owned(),
+        K::Unhandled { event_type } => event_type.clone(),
+    }
+}
+
+async fn seen(ctx: &Ctx, provider: &str, merchant_id: &str, event_id: &str) -> ApiResult<bool> {
+    Ok(ctx
+        .db
+        .prepare("SELECT 1 AS x FROM provider_events WHERE provider = ?1 AND merchant_id = ?2 AND event_id = ?3")
+        .bind(&[provider.into(), merchant_id.into(), event_id.into()])?
+        .first::<serde_json::Value>(Some("x"))
+        .await?
+        .is_some())
+}
+
+/// Recorded after the event is applied: a failure in between leaves it unrecorded,
+/// so the provider's retry is applied again (applying is idempotent).
+async fn record(
+    ctx: &Ctx,
+    provider: &str,
+    merchant_id: &str,
+    event_id: &str,
+    object_id: Option<&str>,
+    kind: &str,
+    outcome: &str,
+) -> ApiResult<()> {
+    ctx.db
+        .prepare(
+            "INSERT INTO provider_events (provider, merchant_id, event_id, object_id, type, outcome, received) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        )
+        .bind(&[
+            provider.into(),
+            merchant_id.into(),
+            event_id.into(),
+            object_id.map_or(worker::wasm_bindgen::JsValue::NULL, Into::into),
+            kind.into(),
+            outcome.into(),
+            (ctx.now as f64).into(),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Our intent for a provider event: by our id in the provider's metadata, else by the
+/// provider's reference — always within this merchant.
+async fn find(
+    ctx: &Ctx,
+    merchant_id: &str,
+    ours: Option<&str>,
+    theirs: Option<&str>,
+) -> ApiResult<Option<IntentRow>> {
+    if let Some(id) = ours.filter(|id| is_id("pi_", id)) {
+        return Ok(ctx
+            .db
+            .prepare("SELECT * FROM payment_intents WHERE id = ?1 AND merchant_id = ?2")
+            .bind(&[id.into(), merchant_id.into()])?
+            .first::<IntentRow>(None)
+            .await?);
+    }
+    let Some(reference) = theirs else {
+        return Ok(None);
+    };
+    Ok(ctx
+        .db
+        .prepare("SELECT * FROM payment_intents WHERE provider = 'stripe' AND provider_reference = ?1 AND merchant_id = ?2")
+        .bind(&[reference.into(), merchant_id.into()])?
+        .first::<IntentRow>(None)
+        .await?)
+}

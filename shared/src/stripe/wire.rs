@@ -1,0 +1,507 @@
+//! Stripe's JSON, as far as we read it. Every field we can do without is optional
+//! and unknown fields are ignored: Stripe adds fields without a version bump, and
+//! localstripe leaves some out (`amount_capturable`, `amount_received`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::secrets::Secret;
+
+/// A PaymentIntent's `status`. Unknown values (a future Stripe status) parse as
+/// [`StripeIntentStatus::Unknown`] and map to no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StripeIntentStatus {
+    // The pre-2019 names still appear on old API versions.
+    #[serde(alias = "requires_source")]
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    #[serde(alias = "requires_source_action")]
+    RequiresAction,
+    Processing,
+    RequiresCapture,
+    Succeeded,
+    Canceled,
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripePaymentIntent {
+    pub id: String,
+    pub status: StripeIntentStatus,
+    /// Lowercase ISO code, e.g. `"chf"`.
+    pub currency: String,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub amount_capturable: Option<i64>,
+    #[serde(default)]
+    pub amount_received: Option<i64>,
+    /// Handed to the widget for Stripe.js's `handleNextAction`; a credential for
+    /// this intent, so kept out of `Debug`.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub next_action: Option<StripeNextAction>,
+    #[serde(default)]
+    pub last_payment_error: Option<StripeError>,
+    /// An id, or the charge itself when expanded (localstripe always expands it).
+    #[serde(default)]
+    pub latest_charge: Option<Expandable<StripeCharge>>,
+    /// The pre-2022 list of charges (localstripe still sends it).
+    #[serde(default)]
+    pub charges: Option<StripeList<StripeCharge>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeNextAction {
+    /// `use_stripe_sdk` or `redirect_to_url`; Stripe.js handles both.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeCharge {
+    pub id: String,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub amount_captured: Option<i64>,
+    /// Stripe's running total of refunds on this charge.
+    #[serde(default)]
+    pub amount_refunded: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<IdRef>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeList<T> {
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+}
+
+/// A field Stripe sends as an id or, when expanded, as the object.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+/// Just the id of a field that may be an id or an expanded object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdRef(pub String);
+
+impl<'de> Deserialize<'de> for IdRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<IdRef, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(IdRef(s)),
+            Value::Object(o) => match o.get("id") {
+                Some(Value::String(s)) => Ok(IdRef(s.clone())),
+                _ => Err(serde::de::Error::custom("expanded object without an id")),
+            },
+            _ => Err(serde::de::Error::custom("expected an id or an object")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StripeRefundStatus {
+    Pending,
+    RequiresAction,
+    Succeeded,
+    Failed,
+    Canceled,
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeRefund {
+    pub id: String,
+    pub amount: i64,
+    pub status: StripeRefundStatus,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<IdRef>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metadata: BTreeMap<String, Value>,
+}
+
+/// Text written by Stripe or a bank. It may quote what the customer typed, so it is
+/// never shown to anyone, and `Debug` prints only its length.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ProviderText(String);
+
+impl ProviderText {
+    /// The raw text, for a deliberate, reviewed use only.
+    pub fn raw(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ProviderText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProviderText({} bytes)", self.0.len())
+    }
+}
+
+/// Stripe's `error` object, also the shape of `last_payment_error`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeError {
+    /// `card_error`, `invalid_request_error`, `api_error`, `idempotency_error`, …
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub decline_code: Option<String>,
+    #[serde(default)]
+    pub message: Option<ProviderText>,
+    #[serde(default)]
+    pub param: Option<String>,
+    /// Set on card errors, e.g. an off-session `authentication_required`: the
+    /// intent as it now stands.
+    #[serde(default)]
+    pub payment_intent: Option<Box<StripePaymentIntent>>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: StripeError,
+}
+
+/// Why a body could not be read. Only serde's category and position, never the
+/// offending text, which may be provider-written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub what: &'static str,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not read Stripe's {} (line {}, column {})",
+            self.what, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl ParseError {
+    /// 502: Stripe answered something we cannot read.
+    pub fn to_api_error(&self) -> ApiError {
+        ApiError::provider(
+            502,
+            "provider_unreadable",
+            "The payment provider's answer could not be read.",
+        )
+    }
+}
+
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &'static str,
+) -> Result<T, ParseError> {
+    serde_json::from_slice(body).map_err(|e| ParseError {
+        what,
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
+pub fn parse_payment_intent(body: &[u8]) -> Result<StripePaymentIntent, ParseError> {
+    parse_json(body, "payment intent")
+}
+
+pub fn parse_refund(body: &[u8]) -> Result<StripeRefund, ParseError> {
+    parse_json(body, "refund")
+}
+
+/// `{"error": {…}}`, the body of any non-2xx answer.
+pub fn parse_error(body: &[u8]) -> Result<StripeError, ParseError> {
+    parse_json::<ErrorBody>(body, "error").map(|b| b.error)
+}
+
+/// Why a card payment failed, in words a customer understands. A fixed list, so
+/// nothing a bank wrote reaches the page; unknown codes read as a plain decline
+/// (fraud suspicions such as `stolen_card` deliberately too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclineReason {
+    CardDeclined,
+    InsufficientFunds,
+    IncorrectCvc,
+    ExpiredCard,
+    /// 3D Secure was attempted and failed.
+    AuthenticationFailed,
+    /// Off-session: the bank wants the customer present.
+    AuthenticationRequired,
+}
+
+impl DeclineReason {
+    /// From Stripe's `decline_code` (more specific) or `code`.
+    pub fn from_codes(code: Option<&str>, decline_code: Option<&str>) -> DeclineReason {
+        let known = |c: &str| match c {
+            "insufficient_funds" => Some(DeclineReason::InsufficientFunds),
+            "incorrect_cvc" | "invalid_cvc" => Some(DeclineReason::IncorrectCvc),
+            "expired_card" => Some(DeclineReason::ExpiredCard),
+            "authentication_required" => Some(DeclineReason::AuthenticationRequired),
+            "payment_intent_authentication_failure"
+            | "authentication_failure"
+            | "setup_intent_authentication_failure" => Some(DeclineReason::AuthenticationFailed),
+            _ => None,
+        };
+        decline_code
+            .and_then(known)
+            .or_else(|| code.and_then(known))
+            .unwrap_or(DeclineReason::CardDeclined)
+    }
+
+    pub fn from_error(e: &StripeError) -> DeclineReason {
+        DeclineReason::from_codes(e.code.as_deref(), e.decline_code.as_deref())
+    }
+
+    /// Our error code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeclineReason::CardDeclined => "card_declined",
+            DeclineReason::InsufficientFunds => "insufficient_funds",
+            DeclineReason::IncorrectCvc => "incorrect_cvc",
+            DeclineReason::ExpiredCard => "expired_card",
+            DeclineReason::AuthenticationFailed => "authentication_failed",
+            DeclineReason::AuthenticationRequired => "authentication_required",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self {
+            DeclineReason::CardDeclined => "Your card was declined.",
+            DeclineReason::InsufficientFunds => "Your card has insufficient funds.",
+            DeclineReason::IncorrectCvc => "Your card's security code is incorrect.",
+            DeclineReason::ExpiredCard => "Your card has expired.",
+            DeclineReason::AuthenticationFailed | DeclineReason::AuthenticationRequired => {
+                "Authentication failed. Try again or use another card."
+            }
+        }
+    }
+}
+
+/// Our answer for a Stripe error response (`http_status` is Stripe's). Card errors
+/// become 402 with a customer message; anything else is the provider's problem or
+/// ours, reported without Stripe's text.
+pub fn error_to_api_error(http_status: u16, e: &StripeError) -> ApiError {
+    match (e.kind.as_deref(), http_status) {
+        (Some("card_error"), _) | (_, 402) => {
+            let reason = DeclineReason::from_error(e);
+            ApiError::provider(402, reason.code(), reason.message())
+        }
+        (Some("idempotency_error"), _) => ApiError::idempotency(
+            "This operation was already sent to the payment provider with different values.",
+        ),
+        (Some("rate_limit_error"), _) | (_, 429) => ApiError::provider(
+            503,
+            "provider_unavailable",
+            "The payment provider is busy. Try again shortly.",
+        ),
+        (_, s) if s >= 500 => ApiError::provider(
+            502,
+            "provider_unavailable",
+            "The payment provider is unavailable. Try again shortly.",
+        ),
+        _ => ApiError::provider(
+            502,
+            "provider_error",
+            "The payment provider refused the request.",
+        ),
+    }
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A metadata value as text (Stripe sends strings; anything else is ignored).
+pub fn metadata_str<'a>(metadata: &'a BTreeMap<String, Value>, key: &str) -> Option<&'a str> {
+    metadata.get(key).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_payment_intent_and_tolerates_extra_and_missing_fields() {
+        let pi = parse_payment_intent(
+            br#"{"id":"pi_3A","object":"payment_intent","status":"requires_action",
+                "amount":1250,"amount_capturable":0,"amount_received":0,"currency":"chf",
+                "client_secret":"pi_3A_secret_x","next_action":{"type":"use_stripe_sdk","use_stripe_sdk":{}},
+                "last_payment_error":null,"latest_charge":"ch_1","metadata":{"our_intent_id":"pi_ours"},
+                "brand_new_field":{"x":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(pi.status, StripeIntentStatus::RequiresAction);
+        assert_eq!(pi.amount, Some(1250));
+        assert_eq!(pi.next_action.as_ref().unwrap().kind, "use_stripe_sdk");
+        assert_eq!(pi.latest_charge, Some(Expandable::Id("ch_1".into())));
+        assert_eq!(metadata_str(&pi.metadata, "our_intent_id"), Some("pi_ours"));
+        assert!(!format!("{pi:?}").contains("secret_x"));
+
+        let minimal = parse_payment_intent(
+            br#"{"id":"pi_1","status":"some_future_status","currency":"eur","metadata":null}"#,
+        )
+        .unwrap();
+        assert_eq!(minimal.status, StripeIntentStatus::Unknown);
+        assert_eq!(
+            (minimal.amount, minimal.client_secret.is_none()),
+            (None, true)
+        );
+        assert!(parse_payment_intent(br#"{"status":"succeeded"}"#).is_err());
+        let old =
+            parse_payment_intent(br#"{"id":"pi_1","status":"requires_source","currency":"eur"}"#)
+                .unwrap();
+        assert_eq!(old.status, StripeIntentStatus::RequiresPaymentMethod);
+    }
+
+    #[test]
+    fn reads_refunds() {
+        let r = parse_refund(
+            br#"{"id":"re_1","object":"refund","amount":500,"status":"succeeded","currency":"chf",
+                "payment_intent":"pi_3A","metadata":{"our_refund_id":"re_ours"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.amount, r.status),
+            ("re_1", 500, StripeRefundStatus::Succeeded)
+        );
+        assert_eq!(r.payment_intent, Some(IdRef("pi_3A".into())));
+        let r = parse_refund(
+            br#"{"id":"re_2","amount":1,"status":"pending","payment_intent":{"id":"pi_9"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.status, StripeRefundStatus::Pending);
+        assert_eq!(r.payment_intent, Some(IdRef("pi_9".into())));
+    }
+
+    #[test]
+    fn reads_errors_without_repeating_their_text() {
+        let body = br#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds",
+            "message":"Card 4000 0000 0000 9995 has insufficient funds.","charge":"ch_1",
+            "payment_intent":{"id":"pi_3A","status":"requires_payment_method","currency":"chf"}}}"#;
+        let e = parse_error(body).unwrap();
+        assert_eq!(e.payment_intent.as_ref().unwrap().id, "pi_3A");
+        assert!(!format!("{e:?}").contains("9995"));
+        let api = error_to_api_error(402, &e);
+        assert_eq!(
+            (api.status, api.code.as_str(), api.message.as_str()),
+            (
+                402,
+                "insufficient_funds",
+                "Your card has insufficient funds."
+            )
+        );
+        assert_eq!(api.kind, crate::error::ErrorType::ProviderError);
+        assert!(!api.message.contains("9995"));
+
+        let off = parse_error(
+            br#"{"error":{"type":"card_error","code":"authentication_required","decline_code":"authentication_required",
+                "payment_intent":{"id":"pi_3B","status":"requires_payment_method","currency":"eur"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            DeclineReason::from_error(&off),
+            DeclineReason::AuthenticationRequired
+        );
+
+        let cases: [(u16, &str, u16, &str); 5] = [
+            (
+                400,
+                r#"{"type":"invalid_request_error","message":"No such payment_intent: 'pi_x'"}"#,
+                502,
+                "provider_error",
+            ),
+            (
+                401,
+                r#"{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_***"}"#,
+                502,
+                "provider_error",
+            ),
+            (
+                400,
+                r#"{"type":"idempotency_error","message":"Keys for idempotent requests ..."}"#,
+                409,
+                "idempotency_key_in_use",
+            ),
+            (
+                429,
+                r#"{"type":"rate_limit_error"}"#,
+                503,
+                "provider_unavailable",
+            ),
+            (500, r#"{"type":"api_error"}"#, 502, "provider_unavailable"),
+        ];
+        for (status, inner, want, code) in cases {
+            let e = parse_error(format!(r#"{{"error":{inner}}}"#).as_bytes()).unwrap();
+            let api = error_to_api_error(status, &e);
+            assert_eq!((api.status, api.code.as_str()), (want, code), "{inner}");
+            assert!(!api.message.contains("pi_x") && !api.message.contains("sk_"));
+        }
+        let p = parse_error(b"<html>502</html>").unwrap_err();
+        assert_eq!(p.to_api_error().status, 502);
+    }
+
+    #[test]
+    fn decline_codes_become_customer_messages() {
+        let m = |code: Option<&str>, decline: Option<&str>| {
+            DeclineReason::from_codes(code, decline).message()
+        };
+        assert_eq!(
+            m(Some("card_declined"), Some("generic_decline")),
+            "Your card was declined."
+        );
+        assert_eq!(
+            m(Some("card_declined"), Some("insufficient_funds")),
+            "Your card has insufficient funds."
+        );
+        assert_eq!(
+            m(Some("incorrect_cvc"), None),
+            "Your card's security code is incorrect."
+        );
+        assert_eq!(
+            m(Some("card_declined"), Some("expired_card")),
+            "Your card has expired."
+        );
+        assert_eq!(m(Some("expired_card"), None), "Your card has expired.");
+        assert_eq!(
+            m(Some("payment_intent_authentication_failure"), None),
+            "Authentication failed. Try again or use another card."
+        );
+        assert_eq!(
+            m(Some("card_declined"), Some("stolen_card")),
+            "Your card was declined."
+        );
+        assert_eq!(m(None, None), "Your card was declined.");
+        assert_eq!(m(Some("Card 4242 is bad"), None), "Your card was declined.");
+    }
+}

@@ -1,0 +1,299 @@
+// Tests for the recording proxy that stands in front of localstripe (server.mjs). The proxy
+// exists because localstripe refuses Stripe's Connect fields (400) and ignores both
+// `Stripe-Account` and `Idempotency-Key`; it forwards to localstripe and adds exactly what
+// localstripe lacks. To stay fast and independent of Python, these tests put a tiny fake
+// upstream (a node http server that records what reaches it) where localstripe would be.
+// Run: node --test tests/stripe-proxy/
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startStripeProxy } from './server.mjs';
+
+const SECRET = 'sk_test_51HxAbCdEfGhIjKlMnOpQrStUv4242';
+const AUTH = `Bearer ${SECRET}`;
+const FORM = 'application/x-www-form-urlencoded';
+
+// Fake localstripe: records each request; `gate` (a promise) holds answers back when set.
+async function startUpstream() {
+  const seen = [];
+  let piCount = 0;
+  const up = { seen, gate: null };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString();
+      seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+      if (up.gate) await up.gate;
+      const json = (status, obj, extra = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${seen.length}`, ...extra });
+        res.end(JSON.stringify(obj, null, 2));
+      };
+      const form = new URLSearchParams(body);
+      if (req.url.startsWith('/boom')) return json(500, { error: { type: 'api_error', message: 'localstripe blew up' } });
+      if (req.method === 'POST' && req.url === '/v1/payment_intents') {
+        piCount += 1;
+        return json(200, { object: 'payment_intent', id: `pi_${piCount}`, amount: Number(form.get('amount')), status: 'requires_payment_method' });
+      }
+      const m = /^\/v1\/payment_intents\/(pi_\d+)/.exec(req.url);
+      if (m) return json(200, { object: 'payment_intent', id: m[1], amount: 1000, status: 'succeeded' });
+      if (req.url.startsWith('/stream')) { // chunked, not JSON
+        res.writeHead(201, { 'content-type': 'text/plain', 'x-upstream': 'yes' });
+        res.write('part1,');
+        return setTimeout(() => res.end('part2'), 5);
+      }
+      json(200, { object: 'echo', method: req.method, url: req.url, body });
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  up.url = `http://127.0.0.1:${server.address().port}`;
+  up.close = () => new Promise((r) => { server.close(r); server.closeAllConnections(); });
+  return up;
+}
+
+// Raw http client (fetch refuses hop-by-hop headers and hides socket drops).
+function call(base, method, path, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    if (body !== undefined) headers = { 'content-length': Buffer.byteLength(body), ...headers };
+    const req = http.request(new URL(path, base), { method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json;
+        try { json = JSON.parse(text); } catch {}
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const post = (base, path, body, headers = {}) =>
+  call(base, 'POST', path, { body, headers: { authorization: AUTH, 'content-type': FORM, ...headers } });
+
+describe('stripe proxy', () => {
+  let up, proxy, clock;
+  const records = async (since) =>
+    (await call(proxy.url, 'GET', `/_recorder/requests${since === undefined ? '' : `?since=${since}`}`)).json;
+  const addFault = (f) => call(proxy.url, 'POST', '/_recorder/faults',
+    { body: JSON.stringify(f), headers: { 'content-type': 'application/json' } });
+
+  beforeEach(async () => {
+    clock = { t: Date.parse('2025-01-01T00:00:00Z') };
+    up = await startUpstream();
+    proxy = await startStripeProxy({ port: 0, upstream: up.url, now: () => clock.t });
+  });
+  afterEach(async () => { await proxy.close(); await up.close(); });
+
+  it('binds 127.0.0.1 and forwards method, path, query, body and end-to-end headers', async () => {
+    assert.match(proxy.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const r = await call(proxy.url, 'DELETE', '/v1/customers/cus_1?expand[]=sources&a=b+c', {
+      body: 'x=1', headers: { authorization: AUTH, 'content-type': FORM, 'x-custom': 'kept',
+        connection: 'keep-alive, x-hop', 'x-hop': 'dropped', 'keep-alive': 'timeout=5' },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['request-id'], 'req_1');
+    assert.deepEqual(r.json, { object: 'echo', method: 'DELETE', url: '/v1/customers/cus_1?expand[]=sources&a=b+c', body: 'x=1' });
+    const [got] = up.seen;
+    assert.equal(got.headers.authorization, AUTH);
+    assert.equal(got.headers['x-custom'], 'kept');
+    assert.equal(got.headers['x-hop'], undefined);
+    assert.equal(got.headers['keep-alive'], undefined);
+    assert.equal(got.headers.host, new URL(up.url).host);
+
+    const s = await call(proxy.url, 'GET', '/stream');
+    assert.equal(s.status, 201);
+    assert.equal(s.headers['x-upstream'], 'yes');
+    assert.equal(s.text, 'part1,part2');
+
+    const { data } = await records();
+    assert.deepEqual(data.map((x) => [x.seq, x.method, x.path, x.status, x.replayed]),
+      [[1, 'DELETE', '/v1/customers/cus_1', 200, false], [2, 'GET', '/stream', 201, false]]);
+    assert.deepEqual(data[0].query, [['expand[]', 'sources'], ['a', 'b c']]);
+    assert.deepEqual(data[0].form, [['x', '1']]);
+  });
+
+  it('removes Connect fields and Stripe-Account upstream, records them, and puts them back on the PaymentIntent', async () => {
+    const body = 'amount=1000&currency=eur&application_fee_amount=50&transfer_data[destination]=acct_1'
+      + '&metadata[order]=42&transfer_data%5Bamount%5D=900&on_behalf_of=acct_1&payment_method_types[]=card';
+    const r = await post(proxy.url, '/v1/payment_intents', body, { 'stripe-account': 'acct_2', 'idempotency-key': 'k1' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, {
+      object: 'payment_intent', id: 'pi_1', amount: 1000, status: 'requires_payment_method',
+      application_fee_amount: 50, on_behalf_of: 'acct_1', transfer_data: { destination: 'acct_1', amount: 900 },
+    });
+    assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.text));
+
+    const [got] = up.seen;
+    assert.equal(got.body, 'amount=1000&currency=eur&metadata[order]=42&payment_method_types[]=card');
+    assert.equal(Number(got.headers['content-length']), Buffer.byteLength(got.body));
+    assert.equal(got.headers['stripe-account'], undefined);
+    assert.equal(got.headers['idempotency-key'], 'k1');
+
+    const [rec] = (await records()).data;
+    assert.deepEqual(rec.form, [['amount', '1000'], ['currency', 'eur'], ['application_fee_amount', '50'],
+      ['transfer_data[destination]', 'acct_1'], ['metadata[order]', '42'], ['transfer_data[amount]', '900'],
+      ['on_behalf_of', 'acct_1'], ['payment_method_types[]', 'card']]);
+    assert.equal(rec.headers['stripe-account'], 'acct_2');
+    assert.equal(rec.headers['idempotency-key'], 'k1');
+
+    // Later answers about the same intent keep the Connect fields; other objects are untouched.
+    const later = await call(proxy.url, 'GET', '/v1/payment_intents/pi_1', { headers: { authorization: AUTH } });
+    assert.equal(later.json.application_fee_amount, 50);
+    assert.deepEqual(later.json.transfer_data, { destination: 'acct_1', amount: 900 });
+    const other = await post(proxy.url, '/v1/refunds', 'payment_intent=pi_1&on_behalf_of=acct_9');
+    assert.deepEqual(other.json, { object: 'echo', method: 'POST', url: '/v1/refunds', body: 'payment_intent=pi_1' });
+  });
+
+  it('masks Authorization in records and never exposes the full key via the control API', async () => {
+    await post(proxy.url, '/v1/payment_intents', 'amount=5', { 'idempotency-key': 'k-mask' });
+    await addFault({ kind: '503_before_forward', path_prefix: '/nothing' });
+    const [rec] = (await records()).data;
+    assert.equal(rec.headers.authorization, 'Bearer sk_test_…4242');
+    assert.equal(up.seen[0].headers.authorization, AUTH); // upstream still gets the real key
+    for (const path of ['/_recorder/requests', '/_recorder/faults', '/_recorder/requests?since=0']) {
+      const r = await call(proxy.url, 'GET', path);
+      assert.ok(!r.text.includes(SECRET.slice(8, -4)), `${path} leaks the key`);
+    }
+  });
+
+  it('replays an idempotent POST without forwarding: same status and bytes, Idempotent-Replayed', async () => {
+    const first = await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k2' });
+    const again = await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k2' });
+    assert.equal(up.seen.length, 1);
+    assert.equal(again.status, first.status);
+    assert.equal(again.text, first.text);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(first.headers['idempotent-replayed'], undefined);
+    assert.deepEqual((await records()).data.map((r) => [r.replayed, r.upstream_status]), [[false, 200], [true, null]]);
+
+    // Keys are scoped by Authorization; GETs ignore keys.
+    await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k2', authorization: 'Bearer sk_test_other' });
+    assert.equal(up.seen.length, 2);
+    await call(proxy.url, 'GET', '/v1/payment_intents/pi_1', { headers: { authorization: AUTH, 'idempotency-key': 'k2' } });
+    await call(proxy.url, 'GET', '/v1/payment_intents/pi_1', { headers: { authorization: AUTH, 'idempotency-key': 'k2' } });
+    assert.equal(up.seen.length, 4);
+  });
+
+  it('stores and replays an upstream 500 too, and forgets keys after 24 h', async () => {
+    const a = await post(proxy.url, '/boom', 'x=1', { 'idempotency-key': 'k500' });
+    const b = await post(proxy.url, '/boom', 'x=1', { 'idempotency-key': 'k500' });
+    assert.equal(a.status, 500);
+    assert.equal(b.status, 500);
+    assert.equal(b.text, a.text);
+    assert.equal(up.seen.length, 1);
+
+    clock.t += 24 * 3600 * 1000 - 1;
+    await post(proxy.url, '/boom', 'x=1', { 'idempotency-key': 'k500' });
+    assert.equal(up.seen.length, 1);
+    clock.t += 1;
+    const c = await post(proxy.url, '/boom', 'x=1', { 'idempotency-key': 'k500' });
+    assert.equal(up.seen.length, 2);
+    assert.equal(c.headers['idempotent-replayed'], undefined);
+  });
+
+  it('answers 400 idempotency_error when a key is reused with other parameters', async () => {
+    await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k3' });
+    const r = await post(proxy.url, '/v1/payment_intents', 'amount=2000', { 'idempotency-key': 'k3' });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json, { error: { type: 'idempotency_error',
+      message: 'Keys for idempotent requests can only be used with the same parameters they were first used with.' } });
+    const p = await post(proxy.url, '/v1/payment_intents/pi_1/capture', 'amount=1000', { 'idempotency-key': 'k3' });
+    assert.equal(p.status, 400);
+    assert.equal(up.seen.length, 1);
+  });
+
+  it('answers 409 idempotency_error while a request with the same key is in flight', async () => {
+    let open;
+    up.gate = new Promise((r) => { open = r; });
+    const first = post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k4' });
+    while (up.seen.length === 0) await new Promise((r) => setTimeout(r, 2));
+    const second = await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k4' });
+    assert.equal(second.status, 409);
+    assert.equal(second.json.error.type, 'idempotency_error');
+    assert.match(second.json.error.message, /concurrent/);
+    open();
+    up.gate = null;
+    assert.equal((await first).status, 200);
+    const third = await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k4' });
+    assert.equal(third.headers['idempotent-replayed'], 'true');
+    assert.equal(up.seen.length, 1);
+  });
+
+  it('fault drop_after_forward: charge happens, caller gets a network error, retry is replayed', async () => {
+    const f = await addFault({ method: 'post', path_prefix: '/v1/payment_intents', kind: 'drop_after_forward', count: 1 });
+    assert.equal(f.status, 201);
+    assert.deepEqual(f.json, { id: 1, method: 'POST', path_prefix: '/v1/payment_intents', kind: 'drop_after_forward', count: 1, remaining: 1 });
+    await assert.rejects(post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k5' }),
+      (e) => ['ECONNRESET', 'EPIPE'].includes(e.code) || /socket hang up/.test(e.message));
+    assert.equal(up.seen.length, 1);
+    const retry = await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k5' });
+    assert.equal(retry.status, 200);
+    assert.equal(retry.json.id, 'pi_1');
+    assert.equal(retry.headers['idempotent-replayed'], 'true');
+    assert.equal(up.seen.length, 1); // charged once
+    assert.deepEqual((await records()).data.map((r) => [r.status, r.upstream_status, r.fault, r.replayed]),
+      [[null, 200, 'drop_after_forward', false], [200, null, null, true]]);
+    assert.deepEqual((await call(proxy.url, 'GET', '/_recorder/faults')).json, { data: [] }); // used up
+  });
+
+  it('fault 500_after_forward: answers 500 api_error, stores nothing, so a retry is forwarded again', async () => {
+    await addFault({ path_prefix: '/v1/payment_intents', kind: '500_after_forward' });
+    const r = await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k6' });
+    assert.equal(r.status, 500);
+    assert.deepEqual(r.json, { error: { type: 'api_error', message: 'An unknown error occurred' } });
+    assert.equal(up.seen.length, 1);
+    const retry = await post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k6' });
+    assert.equal(retry.status, 200);
+    assert.equal(retry.json.id, 'pi_2'); // upstream state changed twice: the documented choice
+    assert.equal(up.seen.length, 2);
+  });
+
+  it('fault 503_before_forward: count, method and path_prefix matching; DELETE clears faults', async () => {
+    await addFault({ method: 'POST', path_prefix: '/v1/refunds', kind: '503_before_forward', count: 2 });
+    assert.equal((await call(proxy.url, 'GET', '/v1/refunds/re_1')).status, 200); // other method
+    assert.equal((await post(proxy.url, '/v1/customers', 'a=1')).status, 200); // other path
+    const a = await post(proxy.url, '/v1/refunds', 'amount=1', { 'idempotency-key': 'k7' });
+    assert.equal(a.status, 503);
+    assert.equal(a.json.error.type, 'api_error');
+    assert.equal((await post(proxy.url, '/v1/refunds', 'amount=1', { 'idempotency-key': 'k7' })).status, 503);
+    assert.equal(up.seen.length, 2);
+    const c = await post(proxy.url, '/v1/refunds', 'amount=1', { 'idempotency-key': 'k7' }); // key was not stored
+    assert.equal(c.status, 200);
+    assert.equal(up.seen.length, 3);
+
+    await addFault({ kind: '503_before_forward', count: 5 });
+    assert.equal((await call(proxy.url, 'DELETE', '/_recorder/faults')).status, 200);
+    assert.equal((await call(proxy.url, 'GET', '/v1/x')).status, 200);
+    assert.equal((await addFault({ kind: 'nope' })).status, 400);
+    assert.equal((await addFault({ kind: '503_before_forward', count: 0 })).status, 400);
+  });
+
+  it('since filtering; DELETE clears records but not seq or idempotency state', async () => {
+    await call(proxy.url, 'GET', '/v1/a');
+    await post(proxy.url, '/v1/payment_intents', 'amount=1', { 'idempotency-key': 'k8' });
+    await call(proxy.url, 'GET', '/v1/c');
+    assert.deepEqual((await records(1)).data.map((r) => r.seq), [2, 3]);
+    assert.deepEqual((await records(3)).data, []);
+    assert.equal((await records()).last_seq, 3);
+    assert.equal((await call(proxy.url, 'GET', '/_recorder/requests?since=abc')).status, 400);
+
+    assert.equal((await call(proxy.url, 'DELETE', '/_recorder/requests')).status, 200);
+    assert.deepEqual((await records()).data, []);
+    const r = await post(proxy.url, '/v1/payment_intents', 'amount=1', { 'idempotency-key': 'k8' });
+    assert.equal(r.headers['idempotent-replayed'], 'true');
+    assert.deepEqual((await records()).data.map((x) => [x.seq, x.replayed]), [[4, true]]);
+    assert.equal((await call(proxy.url, 'GET', '/_recorder/nope')).status, 404);
+  });
+
+  it('answers 502 when the upstream is down and releases the key', async () => {
+    await up.close();
+    const r = await post(proxy.url, '/v1/payment_intents', 'amount=1', { 'idempotency-key': 'k9' });
+    assert.equal(r.status, 502);
+    const again = await post(proxy.url, '/v1/payment_intents', 'amount=1', { 'idempotency-key': 'k9' });
+    assert.equal(again.status, 502); // not 409, not replayed
+    up.close = async () => {};
+  });
+});
