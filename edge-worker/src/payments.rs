@@ -90,7 +90,12 @@ async fn confirm_stripe(
         use shared::stripe::wire::StripeIntentStatus as S;
         match pi.status {
             S::RequiresPaymentMethod | S::RequiresConfirmation => {}
-            S::RequiresAction | S::Processing | S::RequiresCapture | S::Succeeded | S::Canceled | S::Unknown => {
+            S::RequiresAction
+            | S::Processing
+            | S::RequiresCapture
+            | S::Succeeded
+            | S::Canceled
+            | S::Unknown => {
                 return record_stripe(ctx, merchant_id, &row.id, &pi).await;
             }
         }

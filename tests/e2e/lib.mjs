@@ -1,12 +1,14 @@
 // Helpers for end-to-end tests: the stack's URLs come from tests/tools/e2e.mjs.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
 
 export const WORKER = process.env.WORKER_URL;
 export const STRIPE = process.env.STRIPE_URL;
 export const ADMIN = process.env.ADMIN_TOKEN;
 export const STATE_DIR = process.env.STATE_DIR;
 export const WORKER_LOG = process.env.WORKER_LOG;
+export const PROXY = process.env.STRIPE_PROXY_URL;
 if (!WORKER) throw new Error('run the end-to-end tests through tests/tools/e2e.mjs (make test)');
 
 /** One API call. `body` objects are sent as JSON; strings as they are. */
@@ -73,4 +75,30 @@ export async function launchBrowser() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
+}
+
+/** Straight to localstripe with a secret key, form-encoded. */
+export async function stripe(method, path, form) {
+  const r = await fetch(`${STRIPE}${path}`, {
+    method,
+    headers: { authorization: 'Bearer sk_test_e2e', 'content-type': 'application/x-www-form-urlencoded' },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  });
+  return r.json();
+}
+
+/** A PaymentMethod for a test card, as Stripe's hosted field would hand the widget. */
+export async function paymentMethod(number) {
+  const pm = await stripe('POST', '/v1/payment_methods', {
+    type: 'card', 'card[number]': number, 'card[exp_month]': '12', 'card[exp_year]': '2034', 'card[cvc]': '123',
+  });
+  assert.match(pm.id, /^pm_/, JSON.stringify(pm));
+  return pm.id;
+}
+
+export async function stripeMerchant(account = STRIPE_TEST_ACCOUNT) {
+  const m = await newMerchant();
+  const r = await api('PUT', '/v1/merchants/me/providers/stripe', { key: m.secret_key, body: account });
+  assert.equal(r.status, 200, r.text);
+  return m;
 }

@@ -7,17 +7,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
-  api, errorOf, newMerchant, serveOrigin, launchBrowser, WORKER, ADMIN, STATE_DIR, WORKER_LOG, STRIPE_TEST_ACCOUNT,
+  api, errorOf, newMerchant, stripeMerchant, launchBrowser, WORKER, ADMIN, STATE_DIR, WORKER_LOG, STRIPE_TEST_ACCOUNT,
 } from './lib.mjs';
 
 const intentBody = { amount: '49.90', currency: 'CHF', provider: 'stripe', capture_method: 'manual' };
-
-async function merchantWithStripe() {
-  const m = await newMerchant();
-  const r = await api('PUT', '/v1/merchants/me/providers/stripe', { key: m.secret_key, body: STRIPE_TEST_ACCOUNT });
-  assert.equal(r.status, 200, r.text);
-  return m;
-}
 
 function filesUnder(dir) {
   return readdirSync(dir).flatMap((f) => {
@@ -90,7 +83,7 @@ test('provider secrets are sealed at rest, read back masked, and never logged', 
 });
 
 test('bad provider keys are refused and change nothing: shapes, and test and live never mix', async () => {
-  const m = await merchantWithStripe();
+  const m = await stripeMerchant();
   const before = (await api('GET', '/v1/merchants/me/providers', { key: m.secret_key })).text;
   const bad = [
     [{ ...STRIPE_TEST_ACCOUNT, secret_key: 'sk_live_abcdefgh12345678', publishable_key: 'pk_live_abcdefgh' }, 'secret_key'],
@@ -107,7 +100,7 @@ test('bad provider keys are refused and change nothing: shapes, and test and liv
 });
 
 test('publishable keys reach only the widget routes, and only with the intent\'s client secret', async () => {
-  const m = await merchantWithStripe();
+  const m = await stripeMerchant();
   const pi = (await api('POST', '/v1/payment_intents', { key: m.secret_key, body: intentBody })).json;
   errorOf(assert, await api('POST', '/v1/payment_intents', { key: m.publishable_key, body: intentBody }), 403, 'permission_error');
   errorOf(assert, await api('GET', '/v1/payment_intents', { key: m.publishable_key }), 403, 'permission_error');
@@ -124,8 +117,8 @@ test('publishable keys reach only the widget routes, and only with the intent\'s
 });
 
 test('merchant A cannot see, cancel or list anything of merchant B: 404, as if it did not exist', async () => {
-  const a = await merchantWithStripe();
-  const b = await merchantWithStripe();
+  const a = await stripeMerchant();
+  const b = await stripeMerchant();
   const bIntent = (await api('POST', '/v1/payment_intents', { key: b.secret_key, body: intentBody })).json;
   const missing = await api('GET', '/v1/payment_intents/pi_0000000000000000000001', { key: a.secret_key });
   const foreign = await api('GET', `/v1/payment_intents/${bIntent.id}`, { key: a.secret_key });
@@ -144,7 +137,7 @@ test('merchant A cannot see, cancel or list anything of merchant B: 404, as if i
 });
 
 test('Idempotency-Key replays the first answer byte for byte; another body is a 409', async () => {
-  const m = await merchantWithStripe();
+  const m = await stripeMerchant();
   const key = `order-${randomUUID()}`;
   const first = await api('POST', '/v1/payment_intents', { key: m.secret_key, body: intentBody, idem: key });
   assert.equal(first.status, 200);
@@ -165,7 +158,7 @@ test('Idempotency-Key replays the first answer byte for byte; another body is a 
 });
 
 test('a racing pair with one Idempotency-Key creates exactly one intent', async () => {
-  const m = await merchantWithStripe();
+  const m = await stripeMerchant();
   for (let round = 0; round < 3; round++) {
     const key = `race-${randomUUID()}`;
     const results = await Promise.all(Array.from({ length: 4 }, () =>
@@ -190,7 +183,7 @@ test('a rolled secret key stops working at once; the new one works', async () =>
 });
 
 test('unknown fields, wrong types, bad JSON and oversized bodies are 400s that write nothing', async () => {
-  const m = await merchantWithStripe();
+  const m = await stripeMerchant();
   const cases = [
     [{ ...intentBody, amout: '1.00' }, 'parameter_unknown', 'amout'],
     [{ ...intentBody, amount: 12.5 }, 'parameter_invalid'],
@@ -212,7 +205,7 @@ test('unknown fields, wrong types, bad JSON and oversized bodies are 400s that w
 });
 
 test('CORS: widget routes answer only allowed origins; secret-key routes answer no other origin', async () => {
-  const m = await merchantWithStripe();
+  const m = await stripeMerchant();
   const shop = 'https://shop.example';
   await api('PATCH', '/v1/merchants/me', { key: m.secret_key, body: { allowed_origins: [shop] } });
   const pi = (await api('POST', '/v1/payment_intents', { key: m.secret_key, body: intentBody })).json;

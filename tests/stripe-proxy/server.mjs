@@ -10,6 +10,8 @@
 //     the Worker sent, Connect fields and `Stripe-Account` included;
 //   - strips those Connect fields / header before forwarding, and puts the fields back into
 //     PaymentIntent answers so the Worker sees Stripe-shaped JSON;
+//   - `amount_received` / `amount_capturable` on PaymentIntents, which localstripe leaves
+//     out (after a partial capture it books the released rest as a refund instead);
 //   - Stripe's idempotency (replay for 24 h, 400 on a changed body, 409 while in flight);
 //   - injectable faults (lost answer after the charge happened, 500, 503).
 // Control API (JSON), never forwarded:
@@ -90,6 +92,15 @@ function connectShape(removed) {
   return out;
 }
 
+// Stripe's amounts on a PaymentIntent, as localstripe's status implies them.
+function amounts(pi, captured) {
+  if (typeof pi.amount !== 'number') return {};
+  const out = {};
+  if (!('amount_capturable' in pi)) out.amount_capturable = pi.status === 'requires_capture' ? pi.amount : 0;
+  if (!('amount_received' in pi)) out.amount_received = pi.status === 'succeeded' ? (captured ?? pi.amount) : 0;
+  return out;
+}
+
 function send(res, record, status, headers, body) {
   record.status = status;
   res.writeHead(status, { ...headers, 'content-length': body.length });
@@ -115,6 +126,7 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
   let faultId = 0;
   const idempotency = new Map(); // sha256(Authorization, key) → {fingerprint, expires, done, response}
   const connectById = new Map(); // PaymentIntent id → Connect fields to show on it
+  const captured = new Map(); // PaymentIntent id → amount captured (localstripe does not say)
 
   function takeFault(method, path) {
     const f = faults.find((x) => (!x.method || x.method === method) && path.startsWith(x.path_prefix));
@@ -226,7 +238,11 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
           connectById.set(obj.id, { ...prev, ...next });
         }
         const extra = connectById.get(obj.id);
-        if (extra) out = Buffer.from(JSON.stringify({ ...obj, ...extra }));
+        if (req.method === 'POST' && url.pathname.endsWith('/capture') && up.statusCode === 200) {
+          const form = new URLSearchParams(body.toString());
+          captured.set(obj.id, Number(form.get('amount_to_capture') ?? obj.amount));
+        }
+        out = Buffer.from(JSON.stringify({ ...obj, ...amounts(obj, captured.get(obj.id)), ...(extra ?? {}) }));
       }
     }
     if ('content-length' in outHeaders) outHeaders['content-length'] = out.length;

@@ -122,7 +122,7 @@ describe('stripe proxy', () => {
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, {
       object: 'payment_intent', id: 'pi_1', amount: 1000, status: 'requires_payment_method',
-      application_fee_amount: 50, on_behalf_of: 'acct_1', transfer_data: { destination: 'acct_1', amount: 900 },
+      amount_capturable: 0, amount_received: 0, application_fee_amount: 50, on_behalf_of: 'acct_1', transfer_data: { destination: 'acct_1', amount: 900 },
     });
     assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.text));
 
@@ -296,4 +296,27 @@ describe('stripe proxy', () => {
     assert.equal(again.status, 502); // not 409, not replayed
     up.close = async () => {};
   });
+});
+
+it('adds the amounts localstripe leaves out: capturable while held, received after a (partial) capture', async () => {
+  const states = { create: 'requires_capture', capture: 'succeeded' };
+  const up = http.createServer(async (req, res) => {
+    for await (const _ of req);
+    const status = req.url.endsWith('/capture') ? states.capture : states.create;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'payment_intent', id: 'pi_9', amount: 30000, status }));
+  });
+  await new Promise((r) => up.listen(0, '127.0.0.1', r));
+  const proxy = await startStripeProxy({ upstream: `http://127.0.0.1:${up.address().port}` });
+  try {
+    const held = await post(proxy.url, '/v1/payment_intents', 'amount=30000&currency=chf');
+    assert.equal(held.json.amount_capturable, 30000);
+    assert.equal(held.json.amount_received, 0);
+    const cap = await post(proxy.url, '/v1/payment_intents/pi_9/capture', 'amount_to_capture=24735');
+    assert.equal(cap.json.amount_received, 24735);
+    assert.equal(cap.json.amount_capturable, 0);
+  } finally {
+    await proxy.close();
+    await new Promise((r) => up.close(r));
+  }
 });

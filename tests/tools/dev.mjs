@@ -21,6 +21,7 @@ console.log(`
     Merchant settings ${stack.url}/settings.html
     API              ${stack.url}/v1/…   (${stack.url}/openapi.json)
     localstripe      ${stack.stripeUrl}
+    Stripe.js stand-in ${stack.stripeJsUrl}
     Admin token      ${vars.ADMIN_TOKEN}
 `);
 let stopping = false;

@@ -30,6 +30,8 @@ try {
       ...process.env,
       WORKER_URL: stack.url,
       STRIPE_URL: stack.stripeUrl,
+      STRIPE_JS_URL: stack.stripeJsUrl,
+      STRIPE_PROXY_URL: stack.stripeProxyUrl,
       ADMIN_TOKEN: adminToken,
       MASTER_KEY: masterKey,
       STATE_DIR: stateDir,

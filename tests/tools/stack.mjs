@@ -55,17 +55,29 @@ function kill(c) {
  * @param {object} o
  * @param {number} o.port         the Worker's port
  * @param {number} o.stripePort   localstripe's port
+ * @param {number} [o.stripeJsPort] the Stripe.js stand-in's port (default stripePort + 1)
+ * @param {number} [o.stripeProxyPort] the recording proxy in front of localstripe (default stripePort + 2)
  * @param {string} o.stateDir     wrangler's --persist-to (D1 and friends)
  * @param {object} [o.vars]       extra Worker vars (override wrangler.toml and .dev.vars)
  * @param {(line: string) => void} [o.log]
  * @param {string} [o.logFile]     every line the processes print, appended here
  * @param {string} [o.stripeState] localstripe's state file (none: memory only)
  */
-export async function startStack({ port, stripePort, stateDir, vars = {}, log, logFile, stripeState }) {
+export async function startStack({ port, stripePort, stripeJsPort = stripePort + 1, stripeProxyPort = stripePort + 2, stateDir, vars = {}, log, logFile, stripeState }) {
   mkdirSync(stateDir, { recursive: true });
   const children = [];
   const stop = async () => { await Promise.all(children.map(kill)); };
   try {
+    // The Stripe.js stand-in (tests/stripe-js): a child, since e2e.mjs blocks its own
+    // event loop while the tests run.
+    const stripeJsUrl = `http://127.0.0.1:${stripeJsPort}/v3/`;
+    children.push(child('stripe-js', process.execPath,
+      [path.join(ROOT, 'tests/stripe-js/server.mjs'), String(stripeJsPort), `http://127.0.0.1:${stripePort}`], {}, log, logFile));
+    // The Worker reaches localstripe through tests/stripe-proxy, which records what it
+    // sends and adds what localstripe lacks (Connect fields, idempotency keys).
+    const stripeProxyUrl = `http://127.0.0.1:${stripeProxyPort}`;
+    children.push(child('stripe-proxy', process.execPath,
+      [path.join(ROOT, 'tests/stripe-proxy/server.mjs'), String(stripeProxyPort), `http://127.0.0.1:${stripePort}`], {}, log, logFile));
     const py = path.join(ROOT, '.venv/bin/python');
     const lsArgs = [path.join(ROOT, 'tests/tools/localstripe_loopback.py'), String(stripePort)];
     if (stripeState) lsArgs.push(stripeState);
@@ -75,8 +87,11 @@ export async function startStack({ port, stripePort, stateDir, vars = {}, log, l
       { cwd: ROOT, env: ENV, stdio: log ? 'inherit' : 'pipe' });
 
     const allVars = {
-      STRIPE_API_BASE: `http://127.0.0.1:${stripePort}`,
-      STRIPE_JS_URL: `http://127.0.0.1:${stripePort}/js.stripe.com/v3/`,
+      STRIPE_API_BASE: stripeProxyUrl,
+      STRIPE_JS_URL: stripeJsUrl,
+      // Connect mode's platform account; localstripe takes any key.
+      STRIPE_PLATFORM_SECRET_KEY: 'sk_test_platform_local',
+      STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
       ...vars,
     };
     const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
@@ -88,9 +103,11 @@ export async function startStack({ port, stripePort, stateDir, vars = {}, log, l
     const url = `http://127.0.0.1:${port}`;
     await Promise.all([
       waitFor(`http://127.0.0.1:${stripePort}/v1/customers`, 30000, 'localstripe'),
+      waitFor(stripeJsUrl, 10000, 'the Stripe.js stand-in'),
+      waitFor(`${stripeProxyUrl}/_recorder/requests`, 10000, 'the Stripe recording proxy'),
       waitFor(`${url}/health`, 60000, 'the Worker (wrangler dev)'),
     ]);
-    return { url, stripeUrl: `http://127.0.0.1:${stripePort}`, stateDir, workerLog: worker.lines, stop };
+    return { url, stripeUrl: `http://127.0.0.1:${stripePort}`, stripeJsUrl, stripeProxyUrl, stateDir, workerLog: worker.lines, stop };
   } catch (e) {
     await stop();
     for (const c of children) if (c.lines.length) console.error(`--- ${c.name}:\n${c.lines.slice(-40).join('\n')}`);

@@ -1,0 +1,238 @@
+// Stripe card payments through the Worker against localstripe (behind the recording
+// proxy in tests/stripe-proxy, which adds what localstripe lacks: Connect fields and
+// idempotency keys). Browser flows with the hosted card field are in
+// stripe-widget.test.mjs; these drive the same API calls the widget makes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID, createHmac } from 'node:crypto';
+import { api, errorOf, paymentMethod, stripe, stripeMerchant, PROXY, STRIPE, STRIPE_TEST_ACCOUNT, WORKER } from './lib.mjs';
+
+async function intent(m, amount, capture_method = 'automatic', currency = 'CHF') {
+  const r = await api('POST', '/v1/payment_intents', {
+    key: m.secret_key, body: { amount, currency, provider: 'stripe', capture_method }, idem: randomUUID(),
+  });
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
+
+const confirm = (m, pi, pm) => api('POST', `/v1/payment_intents/${pi.id}/confirm`, {
+  key: m.publishable_key, body: { client_secret: pi.client_secret, payment_method: pm },
+});
+const read = (m, pi) => api('GET', `/v1/payment_intents/${pi.id}`, { key: m.secret_key });
+
+/** What Stripe.js does in the browser for 3DS, against localstripe. `declined`: the
+ * bank approved the challenge but then declined the charge (localstripe answers 402). */
+async function authenticate(m, pi, success, declined = false) {
+  const nextAction = pi.next_action;
+  assert.equal(nextAction?.type, 'three_d_secure', JSON.stringify(pi));
+  const secret = nextAction.provider_client_secret;
+  const stripeId = secret.split('_secret_')[0];
+  const r = await fetch(`${STRIPE}/v1/payment_intents/${stripeId}/_authenticate?success=${success}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key: STRIPE_TEST_ACCOUNT.publishable_key, client_secret: secret }).toString(),
+  });
+  assert.equal(r.status, declined ? 402 : 200, await r.text());
+}
+
+test('4242 succeeds at once; the intent records what was received', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '12.50');
+  const r = await confirm(m, pi, await paymentMethod('4242424242424242'));
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'succeeded');
+  assert.equal(r.json.amount_received, '12.50');
+  assert.match(r.json.provider_reference, /^pi_/);
+  assert.equal(r.json.platform_fee, '0.50');
+  errorOf(assert, await confirm(m, pi, await paymentMethod('4242424242424242')), 400);
+});
+
+for (const card of ['4000002500003155', '4000000000003220']) {
+  test(`${card}: succeeds when 3-D Secure is completed, back to requires_payment_method when failed`, async () => {
+    const m = await stripeMerchant();
+    const pi = await intent(m, '30.00');
+    const r = await confirm(m, pi, await paymentMethod(card));
+    assert.equal(r.json.status, 'requires_action', r.text);
+    // The browser's word settles nothing: only Stripe's state, read by the Worker.
+    await authenticate(m, r.json, true);
+    const done = await read(m, pi);
+    assert.equal(done.json.status, 'succeeded', done.text);
+    assert.equal(done.json.next_action, null);
+
+    const pi2 = await intent(m, '30.00');
+    const r2 = await confirm(m, pi2, await paymentMethod(card));
+    await authenticate(m, r2.json, false);
+    const failed = await read(m, pi2);
+    assert.equal(failed.json.status, 'requires_payment_method', failed.text);
+    assert.ok(failed.json.last_error?.message, 'a reason the customer understands');
+    // The customer may try again with another card.
+    const retry = await confirm(m, pi2, await paymentMethod('4242424242424242'));
+    assert.equal(retry.json.status, 'succeeded', retry.text);
+  });
+}
+
+test('4000 0084 0000 1629 is declined after 3-D Secure', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '45.00');
+  const r = await confirm(m, pi, await paymentMethod('4000008400001629'));
+  assert.equal(r.json.status, 'requires_action', r.text);
+  await authenticate(m, r.json, true, true);
+  const after = await read(m, pi);
+  assert.equal(after.json.status, 'requires_payment_method', after.text);
+  assert.equal(after.json.last_error.message, 'Your card was declined.');
+  assert.equal(after.json.amount_received, '0.00');
+});
+
+test('capture less than authorised, then refund part, the rest, and one cent more', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '300.00', 'manual');
+  const held = await confirm(m, pi, await paymentMethod('4242424242424242'));
+  assert.equal(held.json.status, 'requires_capture', held.text);
+  assert.equal(held.json.amount_capturable, '300.00');
+  errorOf(assert, await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id } }), 400);
+  errorOf(assert, await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: { amount: '300.01' } }), 400);
+  const cap = await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: { amount: '247.35' } });
+  assert.equal(cap.status, 200, cap.text);
+  assert.equal(cap.json.status, 'succeeded');
+  assert.equal(cap.json.amount_received, '247.35');
+  assert.equal(cap.json.amount_capturable, '0.00');
+  errorOf(assert, await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: {} }), 400);
+
+  const part = await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id, amount: '100.00' }, idem: randomUUID() });
+  assert.equal(part.status, 200, part.text);
+  assert.match(part.json.id, /^re_/);
+  assert.equal(part.json.status, 'succeeded');
+  assert.equal((await read(m, pi)).json.amount_refunded, '100.00');
+  errorOf(assert, await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id, amount: '147.36' } }), 400);
+  const rest = await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id } });
+  assert.equal(rest.status, 200, rest.text);
+  assert.equal(rest.json.amount, '147.35');
+  const before = (await read(m, pi)).text;
+  assert.equal(JSON.parse(before).amount_refunded, '247.35');
+  const cent = await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id, amount: '0.01' } });
+  errorOf(assert, cent, 400, 'invalid_request_error');
+  assert.equal((await read(m, pi)).text, before, 'nothing changed');
+});
+
+test('cancel releases the hold', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '80.00', 'manual');
+  await confirm(m, pi, await paymentMethod('4242424242424242'));
+  const c = await api('POST', `/v1/payment_intents/${pi.id}/cancel`, { key: m.secret_key, body: {} });
+  assert.equal(c.status, 200, c.text);
+  assert.equal(c.json.status, 'canceled');
+  assert.equal(c.json.amount_capturable, '0.00');
+  errorOf(assert, await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: {} }), 400);
+});
+
+test('connect mode sends application_fee_amount=50 and the destination for a CHF payment', async () => {
+  const m = await stripeMerchant({ ...STRIPE_TEST_ACCOUNT, mode: 'connect', connected_account_id: 'acct_1ConnectedShop' });
+  const { last_seq } = await (await fetch(`${PROXY}/_recorder/requests`)).json();
+  const pi = await intent(m, '20.00');
+  const r = await confirm(m, pi, await paymentMethod('4242424242424242'));
+  assert.equal(r.json.status, 'succeeded', r.text);
+  const { data } = await (await fetch(`${PROXY}/_recorder/requests?since=${last_seq}`)).json();
+  const create = data.find((x) => x.method === 'POST' && x.path === '/v1/payment_intents');
+  assert.ok(create, 'the Worker created the Stripe intent');
+  const form = Object.fromEntries(create.form);
+  assert.equal(form.application_fee_amount, '50');
+  assert.equal(form['transfer_data[destination]'], 'acct_1ConnectedShop');
+  assert.equal(form.amount, '2000');
+  assert.equal(form.currency, 'chf');
+  assert.equal(form['metadata[our_intent_id]'], pi.id);
+  assert.ok(create.headers['idempotency-key'], 'every POST to Stripe carries an Idempotency-Key');
+  assert.match(create.headers.authorization, /^Bearer sk_test_…/, 'the platform key, masked in the record');
+  // Direct mode sends neither.
+  const d = await stripeMerchant();
+  const { last_seq: s2 } = await (await fetch(`${PROXY}/_recorder/requests`)).json();
+  await confirm(d, await intent(d, '20.00'), await paymentMethod('4242424242424242'));
+  const direct = (await (await fetch(`${PROXY}/_recorder/requests?since=${s2}`)).json()).data
+    .find((x) => x.path === '/v1/payment_intents');
+  const df = Object.fromEntries(direct.form);
+  assert.equal(df.application_fee_amount, undefined);
+  assert.equal(df['transfer_data[destination]'], undefined);
+});
+
+test('a confirm whose answer is lost is retried without charging twice', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '64.00');
+  await fetch(`${PROXY}/_recorder/faults`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ method: 'POST', path_prefix: '/v1/payment_intents/', kind: 'drop_after_forward', count: 1 }),
+  });
+  const { last_seq } = await (await fetch(`${PROXY}/_recorder/requests`)).json();
+  const pm = await paymentMethod('4242424242424242');
+  const lost = await confirm(m, pi, pm);
+  assert.equal(lost.status, 502, lost.text);
+  assert.equal(lost.json.error.type, 'provider_error');
+  const retried = await confirm(m, pi, pm);
+  assert.equal(retried.status, 200, retried.text);
+  assert.equal(retried.json.status, 'succeeded');
+  const { data } = await (await fetch(`${PROXY}/_recorder/requests?since=${last_seq}`)).json();
+  const confirms = data.filter((x) => x.path.endsWith('/confirm') && x.upstream_status === 200);
+  assert.ok(confirms.length <= 1, `Stripe confirmed ${confirms.length} times`);
+  assert.equal((await read(m, pi)).json.amount_received, '64.00');
+  await fetch(`${PROXY}/_recorder/faults`, { method: 'DELETE' });
+});
+
+function signed(secret, body, t = Math.floor(Date.now() / 1000), scheme = 'v1') {
+  const sig = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+  return `t=${t},${scheme}=${sig}`;
+}
+
+const hook = (m, body, signature) => fetch(`${WORKER}/v1/webhooks/stripe/${m.id}`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
+  body,
+});
+
+test('webhooks: applied once when delivered twice; forged, stale, missing and v0-only rejected; no moving backwards', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '15.00', 'manual');
+  const held = await confirm(m, pi, await paymentMethod('4242424242424242'));
+  assert.equal(held.json.status, 'requires_capture');
+  const stripePi = await stripe('POST', `/v1/payment_intents/${held.json.provider_reference}/capture`, {});
+  assert.equal(stripePi.status, 'succeeded');
+  const evt = (id, type, object, created = Math.floor(Date.now() / 1000)) =>
+    JSON.stringify({ id, object: 'event', type, created, data: { object } });
+  const body = evt(`evt_${randomUUID().slice(0, 8)}`, 'payment_intent.succeeded', stripePi);
+  const secret = STRIPE_TEST_ACCOUNT.webhook_secret;
+  const before = (await read(m, pi)).text;
+
+  const now = Math.floor(Date.now() / 1000);
+  for (const [name, sig] of [
+    ['forged', signed('whsec_not_the_secret', body)],
+    ['stale', signed(secret, body, now - 301)],
+    ['missing', undefined],
+    ['v0 only', signed(secret, body, now, 'v0')],
+  ]) {
+    const r = await hook(m, body, sig);
+    assert.ok([400, 401].includes(r.status), `${name}: ${r.status}`);
+    const e = await r.json();
+    assert.ok(e.error?.code, `${name}: error shape`);
+    assert.equal((await read(m, pi)).text, before, `${name} changed nothing`);
+  }
+
+  const first = await hook(m, body, signed(secret, body));
+  assert.equal(first.status, 200);
+  assert.equal((await first.json()).outcome, 'applied');
+  const after = await read(m, pi);
+  assert.equal(after.json.status, 'succeeded');
+  assert.equal(after.json.amount_received, '15.00');
+  const again = await hook(m, body, `${signed('whsec_other', body)},${signed(secret, body).split(',')[1]}`);
+  assert.equal(again.status, 200, 'any matching v1 is accepted');
+  assert.equal((await again.json()).outcome, 'duplicate');
+  assert.equal((await read(m, pi)).text, after.text);
+
+  const failed = { ...stripePi, status: 'requires_payment_method', last_payment_error: { code: 'card_declined' } };
+  const late = evt(`evt_${randomUUID().slice(0, 8)}`, 'payment_intent.payment_failed', failed);
+  const lr = await hook(m, late, signed(secret, late));
+  assert.equal(lr.status, 200);
+  assert.equal((await lr.json()).outcome, 'ignored');
+  assert.equal((await read(m, pi)).text, after.text, 'payment_failed after succeeded changes nothing');
+
+  const unknown = evt(`evt_${randomUUID().slice(0, 8)}`, 'payment_intent.succeeded', { ...stripePi, id: 'pi_unknownAtOurs', metadata: {} });
+  const ur = await hook(m, unknown, signed(secret, unknown));
+  assert.equal(ur.status, 200);
+  assert.equal((await ur.json()).outcome, 'unknown_object');
+});
