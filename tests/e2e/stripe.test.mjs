@@ -236,3 +236,34 @@ test('webhooks: applied once when delivered twice; forged, stale, missing and v0
   assert.equal(ur.status, 200);
   assert.equal((await ur.json()).outcome, 'unknown_object');
 });
+
+test("localstripe's own signed webhook moves the intent when the change happened only at Stripe", async () => {
+  const m = await stripeMerchant();
+  // As `make dev`'s demo shop does: register this merchant's endpoint at localstripe.
+  const reg = await fetch(`${STRIPE}/_config/webhooks/${m.id}`, {
+    method: 'POST',
+    body: new URLSearchParams({ url: `${WORKER}/v1/webhooks/stripe/${m.id}`, secret: STRIPE_TEST_ACCOUNT.webhook_secret }),
+  });
+  assert.equal(reg.status, 200);
+  try {
+    const pi = await intent(m, '22.00', 'manual');
+    const held = await confirm(m, pi, await paymentMethod('4242424242424242'));
+    assert.equal(held.json.status, 'requires_capture');
+    // Captured in Stripe's dashboard, say: only the webhook tells us.
+    await stripe('POST', `/v1/payment_intents/${held.json.provider_reference}/capture`, {});
+    let now;
+    for (let i = 0; i < 50; i++) {
+      now = (await read(m, pi)).json;
+      if (now.status === 'succeeded') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(now.status, 'succeeded');
+    assert.equal(now.amount_received, '22.00');
+  } finally {
+    // Webhooks are global at localstripe: leave none behind for other tests.
+    await fetch(`${STRIPE}/_config/webhooks/${m.id}`, {
+      method: 'POST',
+      body: new URLSearchParams({ url: 'http://127.0.0.1:9/', secret: 'whsec_off' }),
+    });
+  }
+});

@@ -1,5 +1,5 @@
 // `make dev`: the whole local stack on its usual ports until Ctrl-C.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, ROOT } from './stack.mjs';
 
@@ -12,6 +12,8 @@ const stack = await startStack({
   stripeState: path.join(ROOT, '.wrangler/localstripe.pickle'),
   log: process.env.VERBOSE ? console.log : undefined,
 });
+// For the demo shop only: where localstripe is, to register merchants' webhooks there.
+writeFileSync(path.join(ROOT, 'build/assets/dev-config.json'), JSON.stringify({ localstripe: stack.stripeUrl }) + '\n');
 const vars = Object.fromEntries(readFileSync(path.join(ROOT, '.dev.vars'), 'utf8')
   .split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 
