@@ -1,32 +1,11 @@
 //! The widget's calls to the Worker: publishable key plus the intent's client secret,
 //! nothing else (API.md, Conventions: Auth).
 
-use serde::Deserialize;
-use shared::api::PaymentIntent;
+use shared::api::{Checkout, PaymentIntent};
 use shared::keys::client_secret_intent_id;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, RequestMode, Response};
-
-/// `GET /v1/payment_intents/{id}/checkout`: the intent plus what the widget needs to
-/// start the provider's hosted fields.
-#[derive(Deserialize)]
-pub struct Checkout {
-    pub payment_intent: PaymentIntent,
-    pub provider: ProviderSetup,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ProviderSetup {
-    Stripe {
-        js_url: String,
-        publishable_key: String,
-        account: Option<String>,
-    },
-    Worldpay,
-    Cashcloud,
-}
 
 pub struct Client {
     base: String,

@@ -4,15 +4,22 @@
 
 use std::rc::Rc;
 
-use shared::api::{NextAction, PaymentIntent};
+use shared::api::{NextAction, PaymentIntent, ProviderSetup};
 use shared::intent::IntentStatus;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::api::{Client, ProviderSetup};
+use crate::api::Client;
 use crate::stripe_js::{CardElement, Stripe};
 use crate::view::View;
 
+/// Mounts the checkout for one payment intent into `target`.
+///
+/// `api_base` is the Worker's origin (the script's own origin when loaded by tag).
+/// Resolves once the widget is interactive (the provider's fields are up, or the
+/// outcome is shown); rejects with a message otherwise, after dispatching
+/// `checkout:failed` on the target.
+#[wasm_bindgen]
 pub async fn mount(
     target: web_sys::Element,
     publishable_key: String,

@@ -1,8 +1,7 @@
 //! The widget's two routes: what it needs to start (`…/checkout`) and the customer's
 //! confirmation (`…/confirm`). Publishable key plus the intent's client secret.
 
-use serde::Serialize;
-use shared::api::PaymentIntent;
+use shared::api::{Checkout, ProviderSetup};
 use shared::error::ApiError;
 use shared::intent::Provider;
 use shared::keys::constant_time_eq;
@@ -14,24 +13,6 @@ use crate::http::{ApiResult, Reply};
 use crate::intents::{load, IntentRow};
 use crate::payments::{self, ConfirmBody};
 use crate::stripe::StripeSetup;
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ProviderSetup {
-    Stripe {
-        js_url: String,
-        publishable_key: String,
-        account: Option<String>,
-    },
-    Worldpay,
-    Cashcloud,
-}
-
-#[derive(Serialize)]
-struct Checkout {
-    payment_intent: PaymentIntent,
-    provider: ProviderSetup,
-}
 
 /// Loads the caller's intent; with a publishable key only if `secret` is its client
 /// secret (compared in constant time). A wrong secret is as missing as any intent.

@@ -855,3 +855,26 @@ mod tests {
         );
     }
 }
+
+/// `GET /v1/payment_intents/{id}/checkout` (an extension for the widget): the intent
+/// and what the widget needs to start the provider's hosted fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkout {
+    pub payment_intent: PaymentIntent,
+    pub provider: ProviderSetup,
+}
+
+/// The provider's browser-side set-up. Nothing here is secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProviderSetup {
+    Stripe {
+        /// Stripe.js: `https://js.stripe.com/v3/` in production, a stand-in locally.
+        js_url: String,
+        publishable_key: String,
+        /// `stripeAccount` for Stripe.js, when the intent lives on a connected account.
+        account: Option<String>,
+    },
+    Worldpay,
+    Cashcloud,
+}
