@@ -8,6 +8,7 @@ pub mod keys;
 pub mod secrets;
 
 pub mod accounts;
+pub mod cashcloud;
 /// API.md's request and response bodies.
 pub mod api;
 /// Platform fee, fee breakdowns, Cashcloud's fees and limits.
