@@ -30,3 +30,31 @@ pub async fn sleep_ms(ms: i32) {
     });
     let _ = JsFuture::from(promise).await;
 }
+
+/// `document.hidden`: the customer is on another tab, so polling would be wasted.
+pub fn tab_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| js_sys::Reflect::get(&d, &"hidden".into()).ok())
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// Resolves when the tab becomes visible again.
+pub async fn wait_until_visible() {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    while tab_hidden() {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let opts = web_sys::AddEventListenerOptions::new();
+            opts.set_once(true);
+            let _ = doc.add_event_listener_with_callback_and_add_event_listener_options(
+                "visibilitychange",
+                &resolve,
+                &opts,
+            );
+        });
+        let _ = JsFuture::from(promise).await;
+    }
+}

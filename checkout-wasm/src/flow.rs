@@ -74,6 +74,10 @@ pub async fn mount(
                 "The card form could not be loaded. Reload the page to try again.".into(),
             ),
         },
+        (
+            ProviderSetup::Cashcloud,
+            IntentStatus::RequiresPaymentMethod | IntentStatus::Processing,
+        ) => crate::wallet::start(&view, &client, intent.clone()),
         (_, status) => {
             show_outcome(&view, &intent, status);
             Ok(())
@@ -172,7 +176,7 @@ async fn settle(view: &View, client: &Client, stripe: &Stripe, mut intent: Payme
 }
 
 /// Says what happened and tells the page through the contract's DOM events.
-fn show_outcome(view: &View, intent: &PaymentIntent, status: IntentStatus) -> bool {
+pub(crate) fn show_outcome(view: &View, intent: &PaymentIntent, status: IntentStatus) -> bool {
     let id = intent.id.as_str();
     match status {
         IntentStatus::Succeeded => {
@@ -195,7 +199,7 @@ fn show_outcome(view: &View, intent: &PaymentIntent, status: IntentStatus) -> bo
         }
         IntentStatus::RequiresPaymentMethod => {
             if let Some(e) = &intent.last_error {
-                view.problem(&format!("{} Try again or use another card.", e.message));
+                view.problem(&format!("{} You can try again.", e.message));
                 let _ = view.dispatch("checkout:failed", id, status.as_str());
             }
             false

@@ -8,6 +8,7 @@ mod flow;
 mod format;
 mod stripe_js;
 mod view;
+mod wallet;
 
 pub use flow::mount;
 pub use format::format_amount;

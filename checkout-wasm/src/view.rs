@@ -12,6 +12,9 @@ const STYLE: &str = ".ec-checkout{font:16px/1.4 system-ui,sans-serif;max-width:2
 .ec-pay{font:inherit;font-weight:600;padding:.6rem 1rem;border:0;border-radius:.4rem;background:#1d4ed8;color:#fff;cursor:pointer}\
 .ec-pay:disabled{opacity:.6;cursor:progress}.ec-pay:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}\
 .ec-status{margin:.5rem 0 0;color:#374151}.ec-checkout[data-state=error] .ec-status,.ec-status[data-tone=error]{color:#b42318}\
+.ec-field{display:block;margin:0 0 .75rem}.ec-field label{display:block;font-size:.9rem;margin:0 0 .25rem}\
+.ec-field input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #9aa3ae;border-radius:.4rem}\
+.ec-countdown{font-variant-numeric:tabular-nums;margin:.25rem 0 0;color:#374151}.ec-countdown:empty{display:none}\
 .ec-checkout[data-state=succeeded] .ec-status,.ec-checkout[data-state=requires_capture] .ec-status{color:#067647}";
 
 pub struct View {
@@ -22,6 +25,7 @@ pub struct View {
     pub fields: Element,
     pay: HtmlElement,
     status: Element,
+    countdown: Element,
 }
 
 impl View {
@@ -48,7 +52,10 @@ impl View {
         // Announced to screen readers as it changes, without stealing focus.
         status.set_attribute("role", "status")?;
         status.set_attribute("aria-live", "polite")?;
-        for child in [&amount, &fields, pay.as_ref(), &status] {
+        // Not live: a ticking clock would be read out every second; the status
+        // line announces the state changes instead.
+        let countdown = el("p", "ec-countdown")?;
+        for child in [&amount, &fields, pay.as_ref(), &status, &countdown] {
             root.append_child(child)?;
         }
         target.replace_children_with_node_1(&root);
@@ -60,6 +67,7 @@ impl View {
             fields,
             pay,
             status,
+            countdown,
         })
     }
 
@@ -121,6 +129,36 @@ impl View {
     pub fn finished(&self) {
         self.pay.set_hidden(true);
         self.fields.replace_children_with_node_0();
+        self.countdown("");
+    }
+
+    /// A labelled text input in the fields area (replacing what was there).
+    pub fn text_input(
+        &self,
+        id: &str,
+        label: &str,
+        kind: &str,
+        autocomplete: &str,
+    ) -> Result<web_sys::HtmlInputElement, JsValue> {
+        let wrap = self.doc.create_element("div")?;
+        wrap.set_class_name("ec-field");
+        let lab = self.doc.create_element("label")?;
+        lab.set_attribute("for", id)?;
+        lab.set_text_content(Some(label));
+        let input: web_sys::HtmlInputElement =
+            wasm_bindgen::JsCast::unchecked_into(self.doc.create_element("input")?);
+        input.set_id(id);
+        input.set_type(kind);
+        input.set_attribute("autocomplete", autocomplete)?;
+        input.set_required(true);
+        wrap.append_child(&lab)?;
+        wrap.append_child(&input)?;
+        self.fields.replace_children_with_node_1(&wrap);
+        Ok(input)
+    }
+
+    pub fn countdown(&self, text: &str) {
+        self.countdown.set_text_content(Some(text));
     }
 
     pub fn pay_button(&self) -> &HtmlElement {

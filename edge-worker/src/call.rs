@@ -44,6 +44,11 @@ impl Call {
         )
     }
 
+    /// This Worker's own origin, as the caller reached it (for callback URLs).
+    pub fn origin(&self) -> String {
+        self.url.origin().ascii_serialization()
+    }
+
     pub fn param(&self, name: &str) -> &str {
         self.route.param(name).map(String::as_str).unwrap_or("")
     }

@@ -64,7 +64,7 @@ pub async fn confirm(req: Request, rc: RouteContext<()>) -> Result<Response> {
         let body: ConfirmBody = call.json()?;
         let row = load_for_widget(&call, body.client_secret.as_deref()).await?;
         let m = call.merchant()?;
-        let row = payments::confirm(&call.ctx, &m.id, row, &body).await?;
+        let row = payments::confirm(&call.ctx, &m.id, row, &body, &call.origin()).await?;
         Reply::json(200, &row.to_api()?)
     })
     .await

@@ -42,6 +42,7 @@ pub struct IntentRow {
     pub last_error: Option<String>,
     pub last_event_at: Option<i64>,
     pub description: Option<String>,
+    pub order_reference: Option<String>,
     pub attempts: i64,
     pub version: i64,
     pub livemode: i64,
@@ -185,10 +186,10 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
     let new = input.validate()?;
     let m = call.merchant()?;
     let ctx = &call.ctx;
-    if matches!(new.provider, Provider::Worldpay | Provider::Cashcloud) {
+    if new.provider == Provider::Worldpay {
         return Err(ApiError::invalid_request(
             "provider_not_available",
-            format!("{} payments are not available yet.", new.provider.as_str()),
+            "Worldpay payments are not available yet.",
         )
         .with_param("provider")
         .into());
@@ -204,6 +205,9 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
         )
         .with_param("provider")
         .into());
+    }
+    if new.provider == Provider::Cashcloud {
+        cashcloud_rules(ctx, &m.id, &new.amount, new.capture_method).await?;
     }
     let fee_setting =
         Decimal::from_str(&m.platform_fee).map_err(|_| corrupt("platform_fee", &m.id))?;
@@ -245,6 +249,30 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
         .await?;
     let row = load(ctx, &m.id, &id).await?;
     Reply::json(200, &row.to_api()?)
+}
+
+/// Cashcloud takes EUR only (another currency is refused with the EUR equivalent
+/// quoted), within its per-transaction limits, and has no reserve-then-capture.
+async fn cashcloud_rules(
+    ctx: &Ctx,
+    merchant_id: &str,
+    amount: &Money,
+    capture: CaptureMethod,
+) -> ApiResult<()> {
+    let setup = crate::cashcloud::CashcloudSetup::load(ctx, merchant_id).await?;
+    if amount.currency() != Currency::EUR {
+        let quote = setup.eur_quote(amount).await?;
+        return Err(shared::fees::LimitError::CurrencyNotSupported {
+            currency: amount.currency(),
+            eur_equivalent: None,
+        }
+        .with_eur_equivalent(quote)
+        .to_api_error()
+        .into());
+    }
+    let today = crate::cashcloud_flow::transactions_today(ctx, merchant_id).await?;
+    shared::cashcloud::check_intent(setup.account.plan, amount, capture, today)?;
+    Ok(())
 }
 
 /// `GET /v1/payment_intents/{id}`: secret key, or publishable key plus the

@@ -6,7 +6,10 @@ use worker::{event, Context, Env, Request, Response, Result, Router};
 mod accounts;
 mod auth;
 mod call;
+mod cashcloud;
+mod cashcloud_flow;
 mod checkout;
+mod cron;
 mod ctx;
 mod http;
 mod idempotency;
@@ -48,7 +51,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .post_async("/v1/payment_intents/:id/confirm", checkout::confirm)
         .options_async("/v1/payment_intents/:id/confirm", call::preflight)
         // Signed provider callbacks.
-        .post_async("/v1/webhooks/stripe/:merchant_id", webhooks::stripe);
+        .post_async("/v1/webhooks/stripe/:merchant_id", webhooks::stripe)
+        .post_async("/v1/webhooks/cashcloud/:merchant_id", webhooks::cashcloud);
     let resp = router.run(req, env).await;
     http::finish(resp, &method, &path)
 }

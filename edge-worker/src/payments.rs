@@ -38,18 +38,53 @@ pub struct ConfirmBody {
     pub client_secret: Option<String>,
     pub payment_method: Option<String>,
     pub return_url: Option<String>,
+    pub cashcloud_username: Option<String>,
 }
 
+/// `origin`: this Worker's own origin, for the provider's callback URL.
 pub async fn confirm(
     ctx: &Ctx,
     merchant_id: &str,
     row: IntentRow,
     body: &ConfirmBody,
+    origin: &str,
 ) -> ApiResult<IntentRow> {
+    if row.state()?.status != IntentStatus::RequiresPaymentMethod {
+        return Err(ApiError::invalid_request(
+            "intent_unexpected_state",
+            format!(
+                "This payment is {}; it cannot be confirmed again.",
+                row.status.replace('_', " ")
+            ),
+        )
+        .into());
+    }
     match provider_of(&row)? {
         Provider::Stripe => confirm_stripe(ctx, merchant_id, row, body).await,
-        p @ (Provider::Worldpay | Provider::Cashcloud) => Err(not_yet(p)),
+        Provider::Cashcloud => {
+            crate::cashcloud_flow::confirm(ctx, merchant_id, row, body, origin).await
+        }
+        p @ Provider::Worldpay => Err(not_yet(p)),
     }
+}
+
+/// Claims the next attempt at the provider: a concurrent confirm of the same intent
+/// loses here. The attempt number goes into the provider's idempotency keys.
+pub async fn claim_attempt(ctx: &Ctx, row: &IntentRow) -> ApiResult<i64> {
+    let attempt = row.attempts + 1;
+    let claimed = ctx
+        .db
+        .prepare("UPDATE payment_intents SET attempts = ?3 WHERE id = ?1 AND attempts = ?2 AND status = 'requires_payment_method'")
+        .bind(&[row.id.as_str().into(), (row.attempts as f64).into(), (attempt as f64).into()])?
+        .run()
+        .await?
+        .meta()?
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    if claimed != 1 {
+        return Err(ApiError::idempotency("This payment is already being confirmed.").into());
+    }
+    Ok(attempt)
 }
 
 async fn confirm_stripe(
@@ -71,16 +106,6 @@ async fn confirm_stripe(
                 .with_param("payment_method"),
             )
         })?;
-    if row.state()?.status != IntentStatus::RequiresPaymentMethod {
-        return Err(ApiError::invalid_request(
-            "intent_unexpected_state",
-            format!(
-                "This payment is {}; it cannot be confirmed again.",
-                row.status.replace('_', " ")
-            ),
-        )
-        .into());
-    }
     let setup = StripeSetup::load(ctx, merchant_id).await?;
     if let Some(reference) = &row.provider_reference {
         // A retry after a lost answer: if the earlier attempt reached Stripe, take
@@ -100,20 +125,7 @@ async fn confirm_stripe(
             }
         }
     }
-    // Claim the next attempt: a concurrent confirm of the same intent loses here.
-    let attempt = row.attempts + 1;
-    let claimed = ctx
-        .db
-        .prepare("UPDATE payment_intents SET attempts = ?3 WHERE id = ?1 AND attempts = ?2 AND status = 'requires_payment_method'")
-        .bind(&[row.id.as_str().into(), (row.attempts as f64).into(), (attempt as f64).into()])?
-        .run()
-        .await?
-        .meta()?
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if claimed != 1 {
-        return Err(ApiError::idempotency("This payment is already being confirmed.").into());
-    }
+    let attempt = claim_attempt(ctx, &row).await?;
     let stripe_id = match &row.provider_reference {
         Some(r) => r.clone(),
         None => {
@@ -182,7 +194,7 @@ async fn record_stripe(
     apply_events(ctx, merchant_id, id, &evs).await
 }
 
-async fn store_next_action(ctx: &Ctx, id: &str, next: Option<&NextAction>) -> ApiResult<()> {
+pub async fn store_next_action(ctx: &Ctx, id: &str, next: Option<&NextAction>) -> ApiResult<()> {
     let json = match next {
         Some(n) => JsValue::from_str(
             &serde_json::to_string(n).map_err(|e| worker::Error::RustError(e.to_string()))?,
@@ -218,7 +230,8 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, row: IntentRow) -> ApiResult<Int
                 Err(e) => Err(e),
             }
         }
-        Provider::Worldpay | Provider::Cashcloud => Ok(row),
+        Provider::Cashcloud => crate::cashcloud_flow::sync(ctx, merchant_id, row, &reference).await,
+        Provider::Worldpay => Ok(row),
     }
 }
 

@@ -219,7 +219,32 @@ async fn send(
                 }
             }
         }
-        Provider::Worldpay | Provider::Cashcloud => {
+        Provider::Cashcloud => {
+            // Pending until the wallet user accepts it (callback, poll or cron).
+            let hash = crate::payments::held_at_provider(&row)?;
+            let setup = crate::cashcloud::CashcloudSetup::load(ctx, merchant_id).await?;
+            let body = setup
+                .call(|a| shared::cashcloud::requests::refund(a, &hash, &amount))
+                .await;
+            let body = match body {
+                Ok(b) => b,
+                Err(e) => {
+                    mark(ctx, &refund.id, "failed").await?;
+                    return Err(e);
+                }
+            };
+            let reference = shared::cashcloud::wire::parse_refund_reply(&body)
+                .map_err(|e| Fail::Api(e.to_api_error()))?;
+            if let Some(r) = reference {
+                ctx.db
+                    .prepare("UPDATE refunds SET provider_reference = ?2 WHERE id = ?1")
+                    .bind(&[refund.id.as_str().into(), r.as_str().into()])?
+                    .run()
+                    .await?;
+            }
+            "pending"
+        }
+        Provider::Worldpay => {
             mark(ctx, &refund.id, "failed").await?;
             return Err(ApiError::invalid_request(
                 "provider_not_available",
@@ -247,7 +272,7 @@ async fn mark(ctx: &Ctx, id: &str, status: &str) -> ApiResult<()> {
     Ok(())
 }
 
-async fn settle_total(ctx: &Ctx, merchant_id: &str, row: &IntentRow) -> ApiResult<()> {
+pub async fn settle_total(ctx: &Ctx, merchant_id: &str, row: &IntentRow) -> ApiResult<()> {
     let total: i64 = ctx
         .db
         .prepare("SELECT COALESCE(SUM(amount), 0) AS s FROM refunds WHERE payment_intent = ?1 AND status = 'succeeded'")

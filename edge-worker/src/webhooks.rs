@@ -160,3 +160,93 @@ async fn find(
         .first::<IntentRow>(None)
         .await?)
 }
+
+/// `POST /v1/webhooks/cashcloud/{merchant_id}`: form fields `method, status, time,
+/// control, hash`. The control hash (constant time) and the time (300 s) are checked;
+/// then Cashcloud's own API is asked for the state — a callback alone never changes
+/// anything (it could claim "completed" while Cashcloud says "pending").
+pub async fn cashcloud(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
+    use shared::cashcloud::callback::{self, CallbackFields, CallbackMethod};
+    let outcome: ApiResult<&'static str> = async {
+        let ctx = Ctx::new(rc.env.clone())?;
+        let merchant_id = rc.param("merchant_id").cloned().unwrap_or_default();
+        let body = http::read_body(&mut req).await?;
+        let fields = CallbackFields::parse(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+        let account = match is_id("acct_", &merchant_id) {
+            true => match accounts::load(&ctx, &merchant_id, Provider::Cashcloud).await? {
+                Some(ProviderAccount::Cashcloud(a)) => Some(a),
+                _ => None,
+            },
+            false => None,
+        };
+        let Some(account) = account else {
+            return Err(callback::CallbackError::Mismatch.to_api_error().into());
+        };
+        let cb = callback::verify_callback(&fields, &account.api_password, ctx.now, callback::DEFAULT_TOLERANCE)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+        let (method, kind) = match &cb.method {
+            CallbackMethod::Request => ("request", "cashcloud.request"),
+            CallbackMethod::Refund => ("refund", "cashcloud.refund"),
+            CallbackMethod::Other(_) => ("other", "cashcloud.other"),
+        };
+        // A callback names no event id: the signed fields are its identity, so a
+        // replay of the same callback is a duplicate.
+        let event_id = format!("{method}:{}:{}:{}", cb.hash, cb.status.id(), cb.time);
+        if seen(&ctx, "cashcloud", &merchant_id, &event_id).await? {
+            return Ok("duplicate");
+        }
+        let (outcome, object_id) = match cb.method {
+            CallbackMethod::Request => {
+                let row = ctx
+                    .db
+                    .prepare("SELECT * FROM payment_intents WHERE provider = 'cashcloud' AND provider_reference = ?1 AND merchant_id = ?2")
+                    .bind(&[cb.hash.as_str().into(), merchant_id.as_str().into()])?
+                    .first::<IntentRow>(None)
+                    .await?;
+                match row {
+                    None => ("unknown_object", None),
+                    Some(row) => {
+                        let before = row.version;
+                        let id = row.id.clone();
+                        let after = crate::cashcloud_flow::sync(&ctx, &merchant_id, row, &cb.hash).await?;
+                        (if after.version != before { "applied" } else { "ignored" }, Some(id))
+                    }
+                }
+            }
+            CallbackMethod::Refund => {
+                #[derive(serde::Deserialize)]
+                struct R {
+                    payment_intent: String,
+                }
+                let refund = ctx
+                    .db
+                    .prepare("SELECT payment_intent FROM refunds WHERE provider_reference = ?1 AND merchant_id = ?2")
+                    .bind(&[cb.hash.as_str().into(), merchant_id.as_str().into()])?
+                    .first::<R>(None)
+                    .await?;
+                match refund {
+                    None => ("unknown_object", None),
+                    Some(r) => {
+                        let row = crate::intents::load(&ctx, &merchant_id, &r.payment_intent).await?;
+                        let before = row.version;
+                        let setup = crate::cashcloud::CashcloudSetup::load(&ctx, &merchant_id).await?;
+                        crate::cashcloud_flow::settle_pending_refunds(&ctx, &merchant_id, &setup, &row).await?;
+                        let after = crate::intents::load(&ctx, &merchant_id, &r.payment_intent).await?;
+                        (if after.version != before { "applied" } else { "ignored" }, Some(r.payment_intent))
+                    }
+                }
+            }
+            CallbackMethod::Other(_) => ("ignored", None),
+        };
+        record(&ctx, "cashcloud", &merchant_id, &event_id, object_id.as_deref(), kind, outcome).await?;
+        Ok(outcome)
+    }
+    .await;
+    match outcome {
+        Ok(outcome) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": outcome}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/cashcloud")),
+    }
+}

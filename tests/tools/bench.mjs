@@ -1,45 +1,248 @@
-// `make bench`: figures, not pass/fail. Sizes of what a customer downloads for the
-// widget and of the Worker, from the release build that `make build` just made.
-// Writes bench-results.json at the repository root.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+// `make bench`: figures, not pass/fail, from the release build that `make build` made.
+// Prints a table and writes bench-results.json at the repository root:
+//   1. bytes a customer downloads from us before the card field shows (and the
+//      provider's script, apart);
+//   2. widget start-up and mount() in headless Chromium (10 fresh loads);
+//   3. the Worker's wasm size;
+//   4. load on loopback (10 connections, bounded) through the Worker and straight at
+//      localstripe, so the overhead ratio is measured;
+//   5. CPU per intent creation.
+// It starts a stack of its own (Worker 8807, localstripe 8440, the Stripe.js stand-in
+// 8441, the recording proxy 8442, stack.mjs's other stand-ins from 8443; a throw-away
+// D1), and stops it at the end, even on error. The Worker talks to localstripe directly (not through the recording proxy,
+// whose extra Node hop and in-memory recording would count as our overhead).
+// Environment: BENCH_SECONDS (per load run, default 8, at most 20), BENCH_PORT,
+// BENCH_STRIPE_PORT, BENCH_VIA_PROXY=1 (keep the recording proxy in the Worker's path).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './stack.mjs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { startStack, ROOT } from './stack.mjs';
+import { buildFiles, widgetSizes, sizes, wasmAnatomy } from '../bench/sizes.mjs';
+import { stripeMerchant, createIntent, paymentMethods, api, LOCALSTRIPE_KEY } from '../bench/http.mjs';
+import { wrk, closedLoop, workerCreateConfirm, directCreateConfirm } from '../bench/load.mjs';
+import { wranglerProcesses, perRequestCpu, inspector, profileIsolate } from '../bench/cpu.mjs';
+import { widgetStartup } from '../bench/startup.mjs';
 
-const sizes = (buf) => ({
-  raw: buf.length,
-  gzip: gzipSync(buf, { level: 9 }).length,
-  brotli: brotliCompressSync(buf, {
-    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: buf.length },
-  }).length,
+const SECONDS = Math.min(20, Math.max(1, Number(process.env.BENCH_SECONDS || 8)));
+const port = Number(process.env.BENCH_PORT || 8807);
+const stripePort = Number(process.env.BENCH_STRIPE_PORT || 8440);
+const viaProxy = process.env.BENCH_VIA_PROXY === '1';
+const started = Date.now();
+const say = (s) => console.log(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${s}`);
+const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
+
+// --- 1 and 3: sizes, from the files on disk ----------------------------------------
+const files = buildFiles(ROOT);
+const widget = widgetSizes(files);
+const worker = sizes(files.worker);
+const workerJs = sizes(files.workerJs);
+const workerAnatomy = wasmAnatomy(files.worker);
+const widgetAnatomy = wasmAnatomy(files.wasm);
+
+// --- the stack -------------------------------------------------------------------
+mkdirSync(path.join(ROOT, 'tests/out'), { recursive: true });
+const stateDir = mkdtempSync(path.join(ROOT, 'tests/out/bench-'));
+const adminToken = `adm_bench_${randomBytes(16).toString('hex')}`;
+say(`starting the stack (Worker :${port}, localstripe :${stripePort}; Worker → ${viaProxy ? 'recording proxy → ' : ''}localstripe)`);
+const stack = await startStack({
+  port, stripePort, stateDir,
+  vars: {
+    ADMIN_TOKEN: adminToken,
+    MASTER_KEY: randomBytes(32).toString('base64'),
+    ...(viaProxy ? {} : { STRIPE_API_BASE: `http://127.0.0.1:${stripePort}` }),
+  },
+  logFile: path.join(stateDir, 'stack.log'),
 });
 
-const v1 = path.join(ROOT, 'build/assets/v1');
-const wasmName = readdirSync(v1).find((f) => /^checkout-[0-9a-f]+\.wasm$/.test(f));
-const script = sizes(readFileSync(path.join(v1, 'checkout.js')));
-const wasm = sizes(readFileSync(path.join(v1, wasmName)));
-const worker = sizes(readFileSync(path.join(ROOT, 'edge-worker/build/index_bg.wasm')));
-const workerJs = sizes(readFileSync(path.join(ROOT, 'edge-worker/build/index.js')));
+let results;
+try {
+  const W = stack.url;
+  const S = stack.stripeUrl;
+  const providerScript = sizes(Buffer.from(await (await fetch(stack.stripeJsUrl)).arrayBuffer()));
+  const merchant = await stripeMerchant(W, adminToken);
+  const pms = await paymentMethods(S, 20);
 
-const results = {
-  widget_script_bytes: script,
-  widget_wasm_bytes: wasm,
-  widget_critical_path_raw_bytes: script.raw + wasm.raw,
-  widget_critical_path_gzip_bytes: script.gzip + wasm.gzip,
-  widget_critical_path_brotli_bytes: script.brotli + wasm.brotli,
-  worker_wasm_raw_bytes: worker.raw,
-  worker_wasm_gzip_bytes: worker.gzip,
-  worker_js_gzip_bytes: workerJs.gzip,
-  measured_at: new Date().toISOString(),
-};
+  // --- 2: start-up in Chromium ---------------------------------------------------
+  say('widget start-up: 1 warm-up + 10 fresh loads in headless Chromium');
+  const startup = await widgetStartup({ worker: W, merchant, loads: 10 });
+
+  // --- 5: CPU per intent creation (sequential, before the load runs) ----------------
+  say('CPU per intent creation: 200 sequential creations vs 200 GET /health');
+  const procs = wranglerProcesses(port);
+  const health = () => fetch(`${W}/health`).then((r) => r.text());
+  const create = () => createIntent(W, merchant);
+  for (let i = 0; i < 20; i++) { await health(); await create(); }
+  const N = 200;
+  const cpuHealth = await perRequestCpu(procs, N, health);
+  const cpuCreate = await perRequestCpu(procs, N, create);
+  let profile = null;
+  try {
+    const session = await inspector(port + 10000); // stack.mjs: --inspector-port port+10000
+    try {
+      const profHealth = await profileIsolate(session, 100, health);
+      const profCreate = await profileIsolate(session, 100, create);
+      profile = { health: profHealth, create: profCreate };
+    } finally { session.close(); }
+  } catch (e) {
+    say(`no isolate profile: ${e.message}`);
+  }
+
+  // --- 4: load --------------------------------------------------------------------
+  const load = {};
+  const run = async (name, what, fn) => { say(`load ${name} (${SECONDS} s): ${what}`); load[name] = await fn(); };
+  await run('worker_health', 'GET /health', () => wrk({ url: `${W}/health`, seconds: SECONDS, dir: stateDir, name: 'health' }));
+  // create+confirm first: localstripe slows down as its in-memory store fills up.
+  await run('worker_create_confirm', 'create + confirm through the Worker',
+    () => closedLoop({ seconds: SECONDS, op: workerCreateConfirm(W, merchant, pms) }));
+  await run('direct_create_confirm', 'create + confirm straight at localstripe',
+    () => closedLoop({ seconds: SECONDS, op: directCreateConfirm(S, LOCALSTRIPE_KEY, pms) }));
+  await run('worker_create', 'POST /v1/payment_intents', () => wrk({
+    url: `${W}/v1/payment_intents`, seconds: SECONDS, dir: stateDir, name: 'worker-create',
+    post: {
+      headers: { Authorization: `Bearer ${merchant.secret_key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ amount: '10.00', currency: 'CHF', provider: 'stripe' }),
+      uniqueIdempotency: true,
+    },
+  }));
+  await run('direct_create', 'localstripe POST /v1/payment_intents', () => wrk({
+    url: `${S}/v1/payment_intents`, seconds: SECONDS, dir: stateDir, name: 'direct-create',
+    post: {
+      headers: { Authorization: `Bearer ${LOCALSTRIPE_KEY}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'amount=1000&currency=chf&payment_method_types[]=card',
+    },
+  }));
+  // The same single-request create through the closed-loop generator too, so both
+  // ratios can also be read with one tool.
+  await run('worker_create_node', 'POST /v1/payment_intents (node generator)', () => closedLoop({
+    seconds: SECONDS,
+    op: async (send) => (await send(`${W}/v1/payment_intents`, 'POST', {
+      authorization: `Bearer ${merchant.secret_key}`, 'content-type': 'application/json', 'idempotency-key': randomUUID(),
+    }, JSON.stringify({ amount: '10.00', currency: 'CHF', provider: 'stripe' }))).status === 200,
+  }));
+  await run('direct_create_node', 'localstripe POST /v1/payment_intents (node generator)', () => closedLoop({
+    seconds: SECONDS,
+    op: async (send) => (await send(`${S}/v1/payment_intents`, 'POST', {
+      authorization: `Bearer ${LOCALSTRIPE_KEY}`, 'content-type': 'application/x-www-form-urlencoded',
+    }, 'amount=1000&currency=chf&payment_method_types[]=card')).status === 200,
+  }));
+  // Sanity: the last intents really were made.
+  const probe = await api(W, 'GET', '/v1/payment_intents?limit=1', { key: merchant.secret_key });
+  if (probe.status !== 200) say(`warning: listing intents after the load: ${probe.status}`);
+
+  const loadOut = Object.fromEntries(Object.entries(load).map(([k, v]) => [k, {
+    tool: v.tool, requests: v.requests, failed: v.failed, rps: r2(v.rps), p50_ms: r2(v.p50_ms), p90_ms: r2(v.p90_ms), p99_ms: r2(v.p99_ms), max_ms: r2(v.max_ms),
+  }]));
+  const createCpu = cpuCreate.runtime - cpuHealth.runtime;
+  results = {
+    measured_at: new Date().toISOString(),
+    build: { widget_wasm: files.wasmName },
+    // 1. widget bytes
+    widget_critical_path_raw_bytes: widget.critical.raw,
+    widget_critical_path_gzip_bytes: widget.critical.gzip,
+    widget_critical_path_brotli_bytes: widget.critical.brotli,
+    widget_script_bytes: widget.script,
+    widget_wasm_bytes: widget.wasm,
+    widget_css_bytes: widget.css,
+    provider_script_raw_bytes: providerScript.raw,
+    provider_script_gzip_bytes: providerScript.gzip,
+    provider_script_brotli_bytes: providerScript.brotli,
+    // 2. start-up
+    widget_startup_ms_median: r2(startup.startup.median),
+    widget_startup_ms_p90: r2(startup.startup.p90),
+    widget_startup_ms_min: r2(startup.startup.min),
+    widget_startup_ms_max: r2(startup.startup.max),
+    widget_startup_ms_samples: startup.startup.samples,
+    mount_ms_median: r2(startup.mount.median),
+    mount_ms_p90: r2(startup.mount.p90),
+    mount_ms_min: r2(startup.mount.min),
+    mount_ms_max: r2(startup.mount.max),
+    mount_ms_samples: startup.mount.samples,
+    // 3. Worker size
+    worker_wasm_raw_bytes: worker.raw,
+    worker_wasm_gzip_bytes: worker.gzip,
+    worker_js_raw_bytes: workerJs.raw,
+    worker_js_gzip_bytes: workerJs.gzip,
+    worker_wasm_sections: Object.fromEntries(workerAnatomy.sections.map((s) => [s.name, s.bytes])),
+    widget_wasm_sections: Object.fromEntries(widgetAnatomy.sections.map((s) => [s.name, s.bytes])),
+    // 4. load
+    load_seconds_each: SECONDS,
+    load_connections: 10,
+    worker_stripe_path: viaProxy ? 'worker → recording proxy → localstripe' : 'worker → localstripe (no recording proxy)',
+    load: loadOut,
+    worker_overhead_ratio_p50_create: r2(load.worker_create.p50_ms / load.direct_create.p50_ms),
+    worker_overhead_ratio_p50_create_node: r2(load.worker_create_node.p50_ms / load.direct_create_node.p50_ms),
+    worker_overhead_ratio_p50_create_confirm: r2(load.worker_create_confirm.p50_ms / load.direct_create_confirm.p50_ms),
+    // 5. CPU
+    intent_create_cpu_ms: r2(createCpu),
+    intent_create_cpu_method: 'CPU (utime+stime from /proc) of the workerd that runs the Worker, over 200 sequential creations, '
+      + 'minus the same over 200 GET /health, divided by 200. Includes the Worker isolate (wasm + JS glue), the local D1 '
+      + '(SQLite behind a Durable Object, with its JS) and request parsing beyond /health; not wrangler\'s proxy workerd or Node.',
+    intent_create_cpu_detail: {
+      runtime_workerd_ms_per_create: r2(cpuCreate.runtime),
+      runtime_workerd_ms_per_health: r2(cpuHealth.runtime),
+      wrangler_proxy_workerd_ms_per_create: r2(cpuCreate.proxy),
+      wrangler_proxy_workerd_ms_per_health: r2(cpuHealth.proxy),
+      wrangler_node_ms_per_create: r2(cpuCreate.wrangler),
+      wrangler_node_ms_per_health: r2(cpuHealth.wrangler),
+      sequential_wall_ms_per_create: r2(cpuCreate.wall_ms),
+      sequential_wall_ms_per_health: r2(cpuHealth.wall_ms),
+    },
+    intent_create_isolate_cpu_ms: r2(profile?.create.busy_ms),
+    intent_create_isolate_profile: profile && {
+      method: 'V8 CPU profile of the Worker isolate via wrangler\'s inspector, 100 sequential creations, 250 µs sampling',
+      create: Object.fromEntries(Object.entries(profile.create).map(([k, v]) => [k, r2(v)])),
+      health: Object.fromEntries(Object.entries(profile.health).map(([k, v]) => [k, r2(v)])),
+    },
+    notes: {
+      startup: 'performance.now() at checkout:ready (relative to navigation start) on a merchant page on another origin, '
+        + 'fresh browser context per load, one uncounted warm-up load first.',
+      mount: 'mount() includes the network round-trip to the Worker for the intent (GET …/checkout: auth, D1 reads) and '
+        + 'loading the provider\'s script and card field, so it is not widget CPU alone.',
+      load: 'wrk -t2 -c10 for single requests; a Node closed loop of 10 callers for create+confirm (a sample = both requests). '
+        + 'Client and servers share the same cores. The Worker\'s create makes no Stripe call (the Stripe intent is made at '
+        + 'confirm); its confirm makes three (create, attach payment_method, confirm) against the direct path\'s two requests in total.',
+      ports: `Worker ${port}, localstripe ${stripePort}; run while no other test stack is busy (CPU contention).`,
+    },
+  };
+} finally {
+  await stack.stop();
+  if (!process.env.KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
+}
+
 writeFileSync(path.join(ROOT, 'bench-results.json'), JSON.stringify(results, null, 2) + '\n');
 
+// --- the table --------------------------------------------------------------------
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`.padStart(10);
-console.log('\n  what                          raw        gzip -9    brotli -q11');
-for (const [name, s] of [['widget checkout.js', script], [`widget ${wasmName}`, wasm]]) {
+const ms = (n) => (n == null ? '       –' : `${n.toFixed(2)} ms`.padStart(10));
+console.log('\n  bytes                         raw        gzip -9    brotli -q11');
+for (const [name, s] of [['widget checkout.js', widget.script], [`widget ${files.wasmName.slice(0, 20)}…`, widget.wasm]]) {
   console.log(`  ${name.padEnd(28)}${kb(s.raw)} ${kb(s.gzip)} ${kb(s.brotli)}`);
 }
-console.log(`  ${'widget, both (critical path)'.padEnd(28)}${kb(results.widget_critical_path_raw_bytes)} ${kb(results.widget_critical_path_gzip_bytes)} ${kb(results.widget_critical_path_brotli_bytes)}`);
+console.log(`  ${'widget critical path (+0 CSS)'.padEnd(28)}${kb(widget.critical.raw)} ${kb(widget.critical.gzip)} ${kb(widget.critical.brotli)}`);
+console.log(`  ${'provider script (stand-in)'.padEnd(28)}${kb(results.provider_script_raw_bytes)} ${kb(results.provider_script_gzip_bytes)} ${kb(results.provider_script_brotli_bytes)}`);
 console.log(`  ${'worker index_bg.wasm'.padEnd(28)}${kb(worker.raw)} ${kb(worker.gzip)}`);
 console.log(`  ${'worker index.js (glue)'.padEnd(28)}${kb(workerJs.raw)} ${kb(workerJs.gzip)}`);
-console.log('\n  written to bench-results.json');
+
+console.log('\n  widget in Chromium (10 loads)  median       p90       min       max');
+for (const [name, k] of [['start-up (nav → ready)', 'widget_startup_ms'], ['mount() (incl. API call)', 'mount_ms']]) {
+  console.log(`  ${name.padEnd(30)}${ms(results[`${k}_median`])}${ms(results[`${k}_p90`])}${ms(results[`${k}_min`])}${ms(results[`${k}_max`])}`);
+}
+
+console.log(`\n  load, 10 connections, ${SECONDS} s each (${results.worker_stripe_path})`);
+console.log('  operation                             req/s        p50        p99   failed');
+for (const [k, v] of Object.entries(results.load)) {
+  console.log(`  ${k.padEnd(34)}${String(v.rps).padStart(9)} ${ms(v.p50_ms)} ${ms(v.p99_ms)} ${String(v.failed).padStart(8)}`);
+}
+console.log(`  worker_overhead_ratio_p50: create ${results.worker_overhead_ratio_p50_create}× (wrk), `
+  + `${results.worker_overhead_ratio_p50_create_node}× (node); create+confirm ${results.worker_overhead_ratio_p50_create_confirm}×`);
+
+const d = results.intent_create_cpu_detail;
+console.log('\n  CPU per intent creation (sequential)');
+console.log(`  intent_create_cpu_ms (runtime workerd, minus /health)   ${ms(results.intent_create_cpu_ms)}`);
+console.log(`    runtime workerd per create / per /health              ${ms(d.runtime_workerd_ms_per_create)} / ${ms(d.runtime_workerd_ms_per_health).trim()}`);
+console.log(`    wrangler's proxy workerd + Node per create (tooling)  ${ms(d.wrangler_proxy_workerd_ms_per_create)} + ${ms(d.wrangler_node_ms_per_create).trim()}`);
+if (results.intent_create_isolate_profile) {
+  const p = results.intent_create_isolate_profile.create;
+  console.log(`  Worker isolate (V8 profile) per create: ${p.busy_ms} ms busy = wasm ${p.wasm_ms} + D1 client JS ${p.d1_client_ms} + other JS/runtime ${p.other_ms}`);
+}
+console.log(`\n  written to bench-results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);

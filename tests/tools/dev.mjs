@@ -24,6 +24,7 @@ console.log(`
     API              ${stack.url}/v1/…   (${stack.url}/openapi.json)
     localstripe      ${stack.stripeUrl}
     Stripe.js stand-in ${stack.stripeJsUrl}
+    Cashcloud wallet app ${stack.cashcloudUrl}/wallet   (alice@example.com, PIN 1234)
     Admin token      ${vars.ADMIN_TOKEN}
 `);
 let stopping = false;

@@ -32,6 +32,7 @@ try {
       STRIPE_URL: stack.stripeUrl,
       STRIPE_JS_URL: stack.stripeJsUrl,
       STRIPE_PROXY_URL: stack.stripeProxyUrl,
+      CASHCLOUD_URL: stack.cashcloudUrl,
       ADMIN_TOKEN: adminToken,
       MASTER_KEY: masterKey,
       STATE_DIR: stateDir,

@@ -10,6 +10,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
 const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_D1_WARNING: 'true', CI: 'true' };
 
+/** The demo shop's Cashcloud merchant account at the stand-in (local test values). */
+export const DEMO_CASHCLOUD = {
+  username: 'shop@example.com', password: 'shop-pass-local', apiPassword: 'shop-api-local', name: 'Demo shop',
+};
+
 function child(name, cmd, args, opts, log, logFile) {
   const p = spawn(cmd, args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
   const lines = [];
@@ -57,13 +62,14 @@ function kill(c) {
  * @param {number} o.stripePort   localstripe's port
  * @param {number} [o.stripeJsPort] the Stripe.js stand-in's port (default stripePort + 1)
  * @param {number} [o.stripeProxyPort] the recording proxy in front of localstripe (default stripePort + 2)
+ * @param {number} [o.cashcloudPort] the Cashcloud stand-in (default stripePort + 3)
  * @param {string} o.stateDir     wrangler's --persist-to (D1 and friends)
  * @param {object} [o.vars]       extra Worker vars (override wrangler.toml and .dev.vars)
  * @param {(line: string) => void} [o.log]
  * @param {string} [o.logFile]     every line the processes print, appended here
  * @param {string} [o.stripeState] localstripe's state file (none: memory only)
  */
-export async function startStack({ port, stripePort, stripeJsPort = stripePort + 1, stripeProxyPort = stripePort + 2, stateDir, vars = {}, log, logFile, stripeState }) {
+export async function startStack({ port, stripePort, stripeJsPort = stripePort + 1, stripeProxyPort = stripePort + 2, cashcloudPort = stripePort + 3, stateDir, vars = {}, log, logFile, stripeState }) {
   mkdirSync(stateDir, { recursive: true });
   const children = [];
   const stop = async () => { await Promise.all(children.map(kill)); };
@@ -78,6 +84,11 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
     const stripeProxyUrl = `http://127.0.0.1:${stripeProxyPort}`;
     children.push(child('stripe-proxy', process.execPath,
       [path.join(ROOT, 'tests/stripe-proxy/server.mjs'), String(stripeProxyPort), `http://127.0.0.1:${stripePort}`], {}, log, logFile));
+    // The Cashcloud stand-in (tests/cashcloud) with the demo shop's account; tests add
+    // their own merchants through its control API.
+    const cashcloudUrl = `http://127.0.0.1:${cashcloudPort}`;
+    children.push(child('cashcloud', process.execPath,
+      [path.join(ROOT, 'tests/cashcloud/server.mjs'), String(cashcloudPort), JSON.stringify([DEMO_CASHCLOUD])], {}, log, logFile));
     const py = path.join(ROOT, '.venv/bin/python');
     const lsArgs = [path.join(ROOT, 'tests/tools/localstripe_loopback.py'), String(stripePort)];
     if (stripeState) lsArgs.push(stripeState);
@@ -92,6 +103,7 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
       // Connect mode's platform account; localstripe takes any key.
       STRIPE_PLATFORM_SECRET_KEY: 'sk_test_platform_local',
       STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
+      CASHCLOUD_API_BASE: cashcloudUrl,
       ...vars,
     };
     const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
@@ -105,9 +117,10 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
       waitFor(`http://127.0.0.1:${stripePort}/v1/customers`, 30000, 'localstripe'),
       waitFor(stripeJsUrl, 10000, 'the Stripe.js stand-in'),
       waitFor(`${stripeProxyUrl}/_recorder/requests`, 10000, 'the Stripe recording proxy'),
+      waitFor(`${cashcloudUrl}/_standin/merchants`, 10000, 'the Cashcloud stand-in'),
       waitFor(`${url}/health`, 60000, 'the Worker (wrangler dev)'),
     ]);
-    return { url, stripeUrl: `http://127.0.0.1:${stripePort}`, stripeJsUrl, stripeProxyUrl, stateDir, workerLog: worker.lines, stop };
+    return { url, stripeUrl: `http://127.0.0.1:${stripePort}`, stripeJsUrl, stripeProxyUrl, cashcloudUrl, stateDir, workerLog: worker.lines, stop };
   } catch (e) {
     await stop();
     for (const c of children) if (c.lines.length) console.error(`--- ${c.name}:\n${c.lines.slice(-40).join('\n')}`);
