@@ -1,0 +1,65 @@
+// Widget start-up in Debian's Chromium: a merchant page on another origin with the one
+// script tag; each load in a fresh browser context (empty cache). Records
+// performance.now() at the widget's `checkout:ready` event (navigation start → widget
+// interactive) and the `data-mount-ms` the widget sets (time inside mount()).
+import http from 'node:http';
+import { createIntent, api } from './http.mjs';
+import { percentile } from './load.mjs';
+
+function shopPage(worker, pk, cs) {
+  return `<!doctype html><html lang="en"><title>Shop</title><main><h1>Checkout</h1><div id="checkout"></div></main>
+<script>document.addEventListener('checkout:ready', function () { window.__ready = performance.now(); });</script>
+<script src="${worker}/v1/checkout.js" data-publishable-key="${pk}" data-client-secret="${cs}" data-target="#checkout" async></script>`;
+}
+
+export async function widgetStartup({ worker, merchant, loads = 10 }) {
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    if (u.pathname !== '/') { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(shopPage(worker, merchant.publishable_key, u.searchParams.get('cs')));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const r = await api(worker, 'PATCH', '/v1/merchants/me', { key: merchant.secret_key, body: { allowed_origins: [origin] } });
+  if (r.status !== 200) throw new Error(`allowed_origins: ${r.status} ${r.text}`);
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  const startup = [];
+  const mount = [];
+  try {
+    // One load first, not counted: the Worker's isolate and Chromium's processes warm up.
+    for (let i = 0; i <= loads; i++) {
+      const pi = await createIntent(worker, merchant);
+      const context = await browser.newContext({ locale: 'en-US' });
+      try {
+        const page = await context.newPage();
+        const errors = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+        await page.goto(`${origin}/?cs=${encodeURIComponent(pi.client_secret)}`);
+        await page.waitForFunction(() => window.__ready !== undefined, null, { timeout: 15000 });
+        const m = await page.evaluate(() => ({
+          ready: window.__ready,
+          mount: Number(document.querySelector('#checkout .ec-checkout')?.getAttribute('data-mount-ms')),
+        }));
+        if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+        if (i > 0) { startup.push(m.ready); mount.push(m.mount); }
+      } finally {
+        await context.close();
+      }
+    }
+  } finally {
+    await browser.close();
+    await new Promise((r) => server.close(r));
+  }
+  const stats = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = s.length / 2;
+    return { median: s.length % 2 ? s[Math.floor(mid)] : (s[mid - 1] + s[mid]) / 2, p90: percentile(s, 90), min: s[0], max: s.at(-1), samples: xs.map((x) => Math.round(x * 100) / 100) };
+  };
+  return { startup: stats(startup), mount: stats(mount) };
+}
