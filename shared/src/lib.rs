@@ -8,9 +8,9 @@ pub mod keys;
 pub mod secrets;
 
 pub mod accounts;
-pub mod cashcloud;
 /// API.md's request and response bodies.
 pub mod api;
+pub mod cashcloud;
 /// Platform fee, fee breakdowns, Cashcloud's fees and limits.
 pub mod fees;
 /// The payment-intent state machine and the checks on capture, cancel, refund.
