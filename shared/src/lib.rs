@@ -18,3 +18,4 @@ pub mod intent;
 /// Currencies and non-negative amounts.
 pub mod money;
 pub mod stripe;
+pub mod worldpay;

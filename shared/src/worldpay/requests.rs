@@ -1,0 +1,555 @@
+//! Request builders: our values in, one [`HttpRequest`] out. Paths are relative
+//! (`api/payments/…`): the Worker prepends the configured base URL, which ends in
+//! `/`. Every request carries `WP-Api-Version`, `Authorization: Basic …` and, with
+//! a body, `Content-Type: application/json`; every POST also carries
+//! [`IDEMPOTENCY_HEADER`] from [`idempotency_key`].
+
+use serde::Serialize;
+
+use crate::money::Money;
+
+use super::{idempotency_key, Auth, BuildError, HttpRequest, API_VERSION, IDEMPOTENCY_HEADER};
+
+/// Longest `transactionReference` / settlement or refund `reference` we send.
+pub const MAX_REFERENCE_LEN: usize = 64;
+/// Worldpay prints `narrative.line1` on the cardholder's statement: at most 24
+/// characters. Longer order references are cut.
+pub const MAX_NARRATIVE_LEN: usize = 24;
+
+/// Where Worldpay's hosted page sends the customer back to. `errorURL` gets
+/// `failure`, `pendingURL` gets `success` (the page the customer lands on reads
+/// the intent's real state either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReturnUrls<'a> {
+    pub success: &'a str,
+    pub failure: &'a str,
+    pub cancel: &'a str,
+}
+
+impl<'a> ReturnUrls<'a> {
+    /// The same URL for every outcome (API.md's one `return_url`).
+    pub fn all(url: &'a str) -> ReturnUrls<'a> {
+        ReturnUrls {
+            success: url,
+            failure: url,
+            cancel: url,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PaymentPageBody<'a> {
+    transaction_reference: &'a str,
+    merchant: Merchant<'a>,
+    narrative: Narrative,
+    value: Value,
+    #[serde(rename = "resultURLs")]
+    result_urls: ResultUrls<'a>,
+    settlement: Settlement,
+}
+
+#[derive(Serialize)]
+struct Merchant<'a> {
+    entity: &'a str,
+}
+
+#[derive(Serialize)]
+struct Narrative {
+    line1: String,
+}
+
+/// `{amount, currency}`: minor units and the ISO 4217 code.
+#[derive(Serialize)]
+struct Value {
+    amount: i64,
+    currency: &'static str,
+}
+
+impl Value {
+    fn of(amount: &Money) -> Result<Value, BuildError> {
+        if amount.is_zero() {
+            return Err(BuildError::ZeroAmount);
+        }
+        Ok(Value {
+            amount: amount.to_minor_units(),
+            currency: amount.currency().code(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultUrls<'a> {
+    #[serde(rename = "successURL")]
+    success: &'a str,
+    #[serde(rename = "failureURL")]
+    failure: &'a str,
+    #[serde(rename = "cancelURL")]
+    cancel: &'a str,
+    #[serde(rename = "errorURL")]
+    error: &'a str,
+    #[serde(rename = "pendingURL")]
+    pending: &'a str,
+}
+
+#[derive(Serialize)]
+struct Settlement {
+    auto: bool,
+}
+
+#[derive(Serialize)]
+struct AmountAndReference<'a> {
+    value: Value,
+    reference: &'a str,
+}
+
+/// `POST api/payment_pages`: a hosted payment page for one of our intents, which
+/// only reserves the amount (`settlement.auto=false`; 3DS happens on the page).
+///
+/// Not in PROVIDERS.md (which names only the direct `api/payments` authorisation):
+/// this endpoint and its body are our definition, which the Worldpay stand-in
+/// implements exactly; adjust here when the real hosted-page API is wired in.
+///
+/// Body (fields in this order):
+/// `{"transactionReference": our_intent_id, "merchant": {"entity"},
+///   "narrative": {"line1": order reference or intent id, ≤ 24 chars},
+///   "value": {"amount": minor units, "currency": "EUR"},
+///   "resultURLs": {"successURL", "failureURL", "cancelURL", "errorURL", "pendingURL"},
+///   "settlement": {"auto": false}}`.
+/// Reply: [`super::wire::parse_hosted_page`].
+pub fn hosted_payment_page(
+    auth: &Auth,
+    our_intent_id: &str,
+    amount: &Money,
+    order_reference: Option<&str>,
+    return_urls: &ReturnUrls,
+    entity: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_reference("transactionReference", our_intent_id)?;
+    check_text("entity", entity, 64)?;
+    for url in [return_urls.success, return_urls.failure, return_urls.cancel] {
+        check_url(url)?;
+    }
+    let line1 = match order_reference {
+        Some(r) => {
+            check_text("order_reference", r, 255)?;
+            r
+        }
+        None => our_intent_id,
+    };
+    let body = PaymentPageBody {
+        transaction_reference: our_intent_id,
+        merchant: Merchant { entity },
+        narrative: Narrative {
+            line1: line1.chars().take(MAX_NARRATIVE_LEN).collect(),
+        },
+        value: Value::of(amount)?,
+        result_urls: ResultUrls {
+            success: return_urls.success,
+            failure: return_urls.failure,
+            cancel: return_urls.cancel,
+            error: return_urls.failure,
+            pending: return_urls.success,
+        },
+        settlement: Settlement { auto: false },
+    };
+    let key = idempotency_key(our_intent_id, "payment_page");
+    Ok(post(auth, "api/payment_pages".to_owned(), &body, &key))
+}
+
+/// `GET api/payments/{payment_id}`: the payment's state
+/// ([`super::wire::parse_status`]).
+pub fn status(auth: &Auth, payment_id: &str) -> Result<HttpRequest, BuildError> {
+    check_payment_id(payment_id)?;
+    Ok(HttpRequest {
+        method: "GET",
+        path: format!("api/payments/{payment_id}"),
+        headers: base_headers(auth),
+        body: String::new(),
+    })
+}
+
+/// `POST api/payments/{id}/partialSettlements` `{value, reference}`: our capture of
+/// `amount` (at most the reserved amount). `reference` is our intent id: one
+/// capture per intent, so it also keys the request (`{reference}:settle`).
+pub fn partial_settlement(
+    auth: &Auth,
+    payment_id: &str,
+    amount: &Money,
+    reference: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_payment_id(payment_id)?;
+    check_reference("reference", reference)?;
+    let body = AmountAndReference {
+        value: Value::of(amount)?,
+        reference,
+    };
+    let key = idempotency_key(reference, "settle");
+    Ok(post(
+        auth,
+        format!("api/payments/{payment_id}/partialSettlements"),
+        &body,
+        &key,
+    ))
+}
+
+/// `POST api/payments/{id}/settlements` with no body: settle everything reserved.
+/// Keyed `{our_intent_id}:settle`, the same as a partial settlement of this intent:
+/// an intent is captured once, whichever way.
+pub fn settle(
+    auth: &Auth,
+    payment_id: &str,
+    our_intent_id: &str,
+) -> Result<HttpRequest, BuildError> {
+    bodyless_post(auth, payment_id, our_intent_id, "settlements", "settle")
+}
+
+/// `POST api/payments/{id}/cancellations` with no body: release the reservation.
+/// Keyed `{our_intent_id}:cancel`.
+pub fn cancel(
+    auth: &Auth,
+    payment_id: &str,
+    our_intent_id: &str,
+) -> Result<HttpRequest, BuildError> {
+    bodyless_post(auth, payment_id, our_intent_id, "cancellations", "cancel")
+}
+
+/// `POST api/payments/{id}/partialRefunds` `{value, reference}`. `reference` is our
+/// refund id (`re_…`), which also keys the request (`{reference}:refund`).
+pub fn partial_refund(
+    auth: &Auth,
+    payment_id: &str,
+    amount: &Money,
+    reference: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_payment_id(payment_id)?;
+    check_reference("reference", reference)?;
+    let body = AmountAndReference {
+        value: Value::of(amount)?,
+        reference,
+    };
+    let key = idempotency_key(reference, "refund");
+    Ok(post(
+        auth,
+        format!("api/payments/{payment_id}/partialRefunds"),
+        &body,
+        &key,
+    ))
+}
+
+fn bodyless_post(
+    auth: &Auth,
+    payment_id: &str,
+    our_intent_id: &str,
+    action: &str,
+    operation: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_payment_id(payment_id)?;
+    check_reference("our_intent_id", our_intent_id)?;
+    let mut headers = base_headers(auth);
+    headers.push((
+        IDEMPOTENCY_HEADER.to_owned(),
+        idempotency_key(our_intent_id, operation),
+    ));
+    Ok(HttpRequest {
+        method: "POST",
+        path: format!("api/payments/{payment_id}/{action}"),
+        headers,
+        body: String::new(),
+    })
+}
+
+fn base_headers(auth: &Auth) -> Vec<(String, String)> {
+    vec![
+        ("Authorization".to_owned(), auth.header_value()),
+        ("WP-Api-Version".to_owned(), API_VERSION.to_owned()),
+    ]
+}
+
+fn post<T: Serialize>(auth: &Auth, path: String, body: &T, key: &str) -> HttpRequest {
+    let mut headers = base_headers(auth);
+    headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+    headers.push((IDEMPOTENCY_HEADER.to_owned(), key.to_owned()));
+    HttpRequest {
+        method: "POST",
+        path,
+        headers,
+        body: serde_json::to_string(body).expect("plain structs serialise"),
+    }
+}
+
+/// A Worldpay payment id goes into a path: only RFC 3986 path characters that
+/// need no escaping and cannot end the segment.
+fn check_payment_id(id: &str) -> Result<(), BuildError> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~:=".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::InvalidPaymentId)
+    }
+}
+
+/// Our ids as Worldpay references: `[A-Za-z0-9_-]`, 1 to 64 characters.
+fn check_reference(field: &'static str, s: &str) -> Result<(), BuildError> {
+    let ok = !s.is_empty()
+        && s.len() <= MAX_REFERENCE_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::InvalidField { field })
+    }
+}
+
+/// Free text: non-blank, at most `max` characters, no control characters.
+fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), BuildError> {
+    let ok = !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control);
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::InvalidField { field })
+    }
+}
+
+/// An absolute http(s) URL without whitespace or control characters.
+fn check_url(url: &str) -> Result<(), BuildError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| !r.is_empty())
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::InvalidField {
+            field: "return_url",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use crate::secrets::Secret;
+
+    fn eur(s: &str) -> Money {
+        Money::parse(s, Currency::EUR).unwrap()
+    }
+
+    fn with_auth<T>(f: impl FnOnce(&Auth) -> T) -> T {
+        let (u, p) = (Secret::new("user"), Secret::new("pass"));
+        f(&Auth::new(&u, &p))
+    }
+
+    const BASIC: &str = "Basic dXNlcjpwYXNz";
+
+    fn headers(r: &HttpRequest) -> Vec<(&str, &str)> {
+        r.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn hosted_payment_page_exact_request() {
+        let urls = ReturnUrls {
+            success: "https://shop.example/ok",
+            failure: "https://shop.example/fail",
+            cancel: "https://shop.example/cancel",
+        };
+        let r = with_auth(|a| {
+            hosted_payment_page(
+                a,
+                "pi_abc",
+                &eur("12.50"),
+                Some("Mamut order 42"),
+                &urls,
+                "default",
+            )
+        })
+        .unwrap();
+        assert_eq!((r.method, r.path.as_str()), ("POST", "api/payment_pages"));
+        assert_eq!(
+            headers(&r),
+            vec![
+                ("Authorization", BASIC),
+                ("WP-Api-Version", "2024-06-01"),
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", "pi_abc:payment_page"),
+            ]
+        );
+        assert_eq!(
+            r.body,
+            concat!(
+                r#"{"transactionReference":"pi_abc","merchant":{"entity":"default"},"#,
+                r#""narrative":{"line1":"Mamut order 42"},"value":{"amount":1250,"currency":"EUR"},"#,
+                r#""resultURLs":{"successURL":"https://shop.example/ok","failureURL":"https://shop.example/fail","#,
+                r#""cancelURL":"https://shop.example/cancel","errorURL":"https://shop.example/fail","#,
+                r#""pendingURL":"https://shop.example/ok"},"settlement":{"auto":false}}"#
+            )
+        );
+        assert!(!format!("{r:?}").contains("dXNlcjpwYXNz"));
+    }
+
+    #[test]
+    fn hosted_page_narrative_defaults_and_is_cut() {
+        let urls = ReturnUrls::all("http://127.0.0.1:8787/return");
+        let jpy = Money::parse("500", Currency::JPY).unwrap();
+        let r = with_auth(|a| hosted_payment_page(a, "pi_x", &jpy, None, &urls, "e")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["narrative"]["line1"], "pi_x");
+        assert_eq!(
+            v["value"],
+            serde_json::json!({"amount": 500, "currency": "JPY"})
+        );
+        let long = "Order 1234567890123456789012345";
+        let r =
+            with_auth(|a| hosted_payment_page(a, "pi_x", &jpy, Some(long), &urls, "e")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["narrative"]["line1"], &long[..24]);
+    }
+
+    #[test]
+    fn hosted_page_refuses_bad_fields() {
+        let good = ReturnUrls::all("https://shop.example/r");
+        let run = |id: &str, amount: Money, order: Option<&str>, urls: ReturnUrls, entity: &str| {
+            with_auth(|a| hosted_payment_page(a, id, &amount, order, &urls, entity)).unwrap_err()
+        };
+        assert_eq!(
+            run("pi_1", Money::zero(Currency::EUR), None, good, "e"),
+            BuildError::ZeroAmount
+        );
+        assert_eq!(
+            run("pi/1", eur("1.00"), None, good, "e"),
+            BuildError::InvalidField {
+                field: "transactionReference"
+            }
+        );
+        assert_eq!(
+            run("pi_1", eur("1.00"), None, good, ""),
+            BuildError::InvalidField { field: "entity" }
+        );
+        assert_eq!(
+            run("pi_1", eur("1.00"), Some("a\nb"), good, "e"),
+            BuildError::InvalidField {
+                field: "order_reference"
+            }
+        );
+        for url in [
+            "javascript:alert(1)",
+            "https://",
+            "https://a b",
+            "/relative",
+        ] {
+            assert_eq!(
+                run("pi_1", eur("1.00"), None, ReturnUrls::all(url), "e"),
+                BuildError::InvalidField {
+                    field: "return_url"
+                },
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_exact_request() {
+        let r = with_auth(|a| status(a, "pay_123")).unwrap();
+        assert_eq!(
+            (r.method, r.path.as_str(), r.body.as_str()),
+            ("GET", "api/payments/pay_123", "")
+        );
+        assert_eq!(
+            headers(&r),
+            vec![("Authorization", BASIC), ("WP-Api-Version", "2024-06-01")]
+        );
+    }
+
+    #[test]
+    fn partial_settlement_exact_request() {
+        let r = with_auth(|a| partial_settlement(a, "pay_123", &eur("7.05"), "pi_abc")).unwrap();
+        assert_eq!(
+            (r.method, r.path.as_str()),
+            ("POST", "api/payments/pay_123/partialSettlements")
+        );
+        assert_eq!(
+            r.body,
+            r#"{"value":{"amount":705,"currency":"EUR"},"reference":"pi_abc"}"#
+        );
+        assert_eq!(r.header("idempotency-key"), Some("pi_abc:settle"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("wp-api-version"), Some("2024-06-01"));
+    }
+
+    #[test]
+    fn settle_and_cancel_exact_requests() {
+        let r = with_auth(|a| settle(a, "pay_123", "pi_abc")).unwrap();
+        assert_eq!(
+            (r.method, r.path.as_str(), r.body.as_str()),
+            ("POST", "api/payments/pay_123/settlements", "")
+        );
+        assert_eq!(
+            headers(&r),
+            vec![
+                ("Authorization", BASIC),
+                ("WP-Api-Version", "2024-06-01"),
+                ("Idempotency-Key", "pi_abc:settle"),
+            ]
+        );
+        let r = with_auth(|a| cancel(a, "pay_123", "pi_abc")).unwrap();
+        assert_eq!(
+            (r.method, r.path.as_str(), r.body.as_str()),
+            ("POST", "api/payments/pay_123/cancellations", "")
+        );
+        assert_eq!(r.header("Idempotency-Key"), Some("pi_abc:cancel"));
+    }
+
+    #[test]
+    fn partial_refund_exact_request() {
+        let r = with_auth(|a| partial_refund(a, "pay_123", &eur("2.00"), "re_9")).unwrap();
+        assert_eq!(
+            (r.method, r.path.as_str()),
+            ("POST", "api/payments/pay_123/partialRefunds")
+        );
+        assert_eq!(
+            r.body,
+            r#"{"value":{"amount":200,"currency":"EUR"},"reference":"re_9"}"#
+        );
+        assert_eq!(r.header("Idempotency-Key"), Some("re_9:refund"));
+    }
+
+    #[test]
+    fn payment_ids_cannot_leave_their_path_segment() {
+        for bad in ["", ".", "..", "a/b", "a?b", "a#b", "a%2f", "a b", "a\n"] {
+            assert_eq!(
+                with_auth(|a| status(a, bad)).unwrap_err(),
+                BuildError::InvalidPaymentId,
+                "{bad:?}"
+            );
+        }
+        let long = "a".repeat(1025);
+        assert!(with_auth(|a| status(a, &long)).is_err());
+        for good in ["pay_1", "eyJrIjoiazNhYjYzMiJ9==", "a.b-c~d:e"] {
+            assert!(with_auth(|a| status(a, good)).is_ok(), "{good}");
+        }
+        assert_eq!(
+            with_auth(|a| partial_refund(a, "p", &Money::zero(Currency::EUR), "re_1")).unwrap_err(),
+            BuildError::ZeroAmount
+        );
+        assert_eq!(
+            with_auth(|a| cancel(a, "p", "")).unwrap_err(),
+            BuildError::InvalidField {
+                field: "our_intent_id"
+            }
+        );
+    }
+}
