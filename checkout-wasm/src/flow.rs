@@ -78,6 +78,10 @@ pub async fn mount(
             ProviderSetup::Cashcloud,
             IntentStatus::RequiresPaymentMethod | IntentStatus::Processing,
         ) => crate::wallet::start(&view, &client, intent.clone()),
+        (
+            ProviderSetup::Worldpay,
+            IntentStatus::RequiresPaymentMethod | IntentStatus::RequiresAction,
+        ) => crate::redirect::start(&view, &client, intent.clone()),
         (_, status) => {
             show_outcome(&view, &intent, status);
             Ok(())

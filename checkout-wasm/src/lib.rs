@@ -6,6 +6,7 @@ mod api;
 mod dom;
 mod flow;
 mod format;
+mod redirect;
 mod stripe_js;
 mod view;
 mod wallet;

@@ -186,12 +186,12 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
     let new = input.validate()?;
     let m = call.merchant()?;
     let ctx = &call.ctx;
-    if new.provider == Provider::Worldpay {
+    if new.provider == Provider::Worldpay && new.capture_method != CaptureMethod::Manual {
         return Err(ApiError::invalid_request(
-            "provider_not_available",
-            "Worldpay payments are not available yet.",
+            "capture_method_not_supported",
+            "Worldpay payments are reserved on its hosted page and captured when the goods ship: use capture_method manual.",
         )
-        .with_param("provider")
+        .with_param("capture_method")
         .into());
     }
     if accounts::load(ctx, &m.id, new.provider).await?.is_none() {

@@ -21,6 +21,7 @@ mod payments;
 mod refunds;
 mod stripe;
 mod webhooks;
+mod worldpay;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -52,7 +53,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .options_async("/v1/payment_intents/:id/confirm", call::preflight)
         // Signed provider callbacks.
         .post_async("/v1/webhooks/stripe/:merchant_id", webhooks::stripe)
-        .post_async("/v1/webhooks/cashcloud/:merchant_id", webhooks::cashcloud);
+        .post_async("/v1/webhooks/cashcloud/:merchant_id", webhooks::cashcloud)
+        .post_async("/v1/webhooks/worldpay/:merchant_id", webhooks::worldpay);
     let resp = router.run(req, env).await;
     http::finish(resp, &method, &path)
 }

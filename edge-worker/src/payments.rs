@@ -17,14 +17,12 @@ use crate::http::{ApiResult, Fail};
 use crate::intents::{apply_events, load, IntentRow};
 use crate::stripe::{build, events_of, StripeSetup};
 
-fn not_yet(provider: Provider) -> Fail {
-    Fail::Api(
-        ApiError::invalid_request(
-            "provider_not_available",
-            format!("{} payments are not available yet.", provider.as_str()),
-        )
-        .with_param("provider"),
-    )
+/// Cashcloud has no reserve-then-capture: money moves when the wallet user approves.
+fn nothing_to_capture() -> Fail {
+    Fail::Api(ApiError::invalid_request(
+        "intent_unexpected_state",
+        "Cashcloud payments are complete once the wallet user approves them: there is nothing to capture.",
+    ))
 }
 
 fn provider_of(row: &IntentRow) -> ApiResult<Provider> {
@@ -64,7 +62,7 @@ pub async fn confirm(
         Provider::Cashcloud => {
             crate::cashcloud_flow::confirm(ctx, merchant_id, row, body, origin).await
         }
-        p @ Provider::Worldpay => Err(not_yet(p)),
+        Provider::Worldpay => crate::worldpay::confirm(ctx, merchant_id, row, body).await,
     }
 }
 
@@ -231,7 +229,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, row: IntentRow) -> ApiResult<Int
             }
         }
         Provider::Cashcloud => crate::cashcloud_flow::sync(ctx, merchant_id, row, &reference).await,
-        Provider::Worldpay => Ok(row),
+        Provider::Worldpay => crate::worldpay::sync(ctx, merchant_id, row, &reference).await,
     }
 }
 
@@ -256,7 +254,8 @@ pub async fn capture(
             let pi = setup.intent(req).await?;
             record_stripe(ctx, merchant_id, &row.id, &pi).await
         }
-        p @ (Provider::Worldpay | Provider::Cashcloud) => Err(not_yet(p)),
+        Provider::Worldpay => crate::worldpay::capture(ctx, merchant_id, row, amount).await,
+        Provider::Cashcloud => Err(nothing_to_capture()),
     }
 }
 
@@ -282,7 +281,15 @@ pub async fn cancel(ctx: &Ctx, merchant_id: &str, row: IntentRow) -> ApiResult<I
             let pi = setup.intent(req).await?;
             record_stripe(ctx, merchant_id, &row.id, &pi).await
         }
-        p @ (Provider::Worldpay | Provider::Cashcloud) => Err(not_yet(p)),
+        Provider::Worldpay => crate::worldpay::cancel(ctx, merchant_id, row).await,
+        // A request that was declined or expired holds nothing at Cashcloud.
+        Provider::Cashcloud => {
+            let ev = ProviderEvent {
+                at: ctx.now,
+                event: IntentEvent::Canceled,
+            };
+            apply_events(ctx, merchant_id, &row.id, &[ev]).await
+        }
     }
 }
 

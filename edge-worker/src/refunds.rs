@@ -245,12 +245,21 @@ async fn send(
             "pending"
         }
         Provider::Worldpay => {
-            mark(ctx, &refund.id, "failed").await?;
-            return Err(ApiError::invalid_request(
-                "provider_not_available",
-                "Refunds for this provider are not available yet.",
-            )
-            .into());
+            if let Err(e) =
+                crate::worldpay::refund(ctx, merchant_id, &row, &refund.id, amount).await
+            {
+                mark(ctx, &refund.id, "failed").await?;
+                return Err(e);
+            }
+            // Succeeded if Worldpay's refunded total already covers it, else pending
+            // until its `Refunded` notification.
+            ctx.db
+                .prepare("SELECT status FROM refunds WHERE id = ?1")
+                .bind(&[refund.id.as_str().into()])?
+                .first::<String>(Some("status"))
+                .await?
+                .filter(|s| s == "succeeded")
+                .map_or("pending", |_| "succeeded")
         }
     };
     mark(ctx, &refund.id, status).await?;

@@ -250,3 +250,65 @@ pub async fn cashcloud(mut req: Request, rc: RouteContext<()>) -> Result<Respons
         Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/cashcloud")),
     }
 }
+
+/// `POST /v1/webhooks/worldpay/{merchant_id}`: `Event-Signature: {keyId}/SHA256/{hex}`,
+/// possibly several entries in any order; ours is picked by keyId and compared in
+/// constant time. Duplicates (by eventId) and out-of-order events change nothing.
+pub async fn worldpay(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
+    use shared::worldpay::webhook;
+    let outcome: ApiResult<&'static str> = async {
+        let ctx = Ctx::new(rc.env.clone())?;
+        let merchant_id = rc.param("merchant_id").cloned().unwrap_or_default();
+        let body = http::read_body(&mut req).await?;
+        let header = req
+            .headers()
+            .get(webhook::SIGNATURE_HEADER)?
+            .unwrap_or_default();
+        let secret = match is_id("acct_", &merchant_id) {
+            true => match accounts::load(&ctx, &merchant_id, Provider::Worldpay).await? {
+                Some(ProviderAccount::Worldpay(a)) => Some(a.webhook_secret),
+                _ => None,
+            },
+            false => None,
+        };
+        let Some(secret) = secret else {
+            return Err(webhook::SignatureError::Mismatch.to_api_error().into());
+        };
+        webhook::verify(&header, &body, webhook::KEY_ID, &secret)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+        let n = webhook::parse_notification(&body).map_err(|_| {
+            Fail::Api(ApiError::invalid_request(
+                "invalid_event",
+                "The body is not a Worldpay event notification.",
+            ))
+        })?;
+        if seen(&ctx, "worldpay", &merchant_id, &n.event_id).await? {
+            return Ok("duplicate");
+        }
+        let (outcome, object_id) =
+            match crate::worldpay::on_notification(&ctx, &merchant_id, &n).await? {
+                None => ("unknown_object", None),
+                Some((id, changed)) => (if changed { "applied" } else { "ignored" }, Some(id)),
+            };
+        let kind = format!("worldpay.{}", n.event_details.kind);
+        record(
+            &ctx,
+            "worldpay",
+            &merchant_id,
+            &n.event_id,
+            object_id.as_deref(),
+            &kind,
+            outcome,
+        )
+        .await?;
+        Ok(outcome)
+    }
+    .await;
+    match outcome {
+        Ok(outcome) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": outcome}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/worldpay")),
+    }
+}

@@ -10,6 +10,7 @@ const stack = await startStack({
   stripePort,
   stateDir: path.join(ROOT, '.wrangler/state'),
   stripeState: path.join(ROOT, '.wrangler/localstripe.pickle'),
+  batchMs: 5000,
   log: process.env.VERBOSE ? console.log : undefined,
 });
 // For the demo shop only: where localstripe is, to register merchants' webhooks there.
@@ -25,6 +26,7 @@ console.log(`
     localstripe      ${stack.stripeUrl}
     Stripe.js stand-in ${stack.stripeJsUrl}
     Cashcloud wallet app ${stack.cashcloudUrl}/wallet   (alice@example.com, PIN 1234)
+    Worldpay stand-in ${stack.worldpayUrl}   (hosted page; test card 4444 3333 2222 1111)
     Admin token      ${vars.ADMIN_TOKEN}
 `);
 let stopping = false;

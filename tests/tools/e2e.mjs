@@ -33,6 +33,7 @@ try {
       STRIPE_JS_URL: stack.stripeJsUrl,
       STRIPE_PROXY_URL: stack.stripeProxyUrl,
       CASHCLOUD_URL: stack.cashcloudUrl,
+      WORLDPAY_URL: stack.worldpayUrl,
       ADMIN_TOKEN: adminToken,
       MASTER_KEY: masterKey,
       STATE_DIR: stateDir,

@@ -63,13 +63,15 @@ function kill(c) {
  * @param {number} [o.stripeJsPort] the Stripe.js stand-in's port (default stripePort + 1)
  * @param {number} [o.stripeProxyPort] the recording proxy in front of localstripe (default stripePort + 2)
  * @param {number} [o.cashcloudPort] the Cashcloud stand-in (default stripePort + 3)
+ * @param {number} [o.worldpayPort] the Worldpay stand-in (default stripePort + 4)
  * @param {string} o.stateDir     wrangler's --persist-to (D1 and friends)
  * @param {object} [o.vars]       extra Worker vars (override wrangler.toml and .dev.vars)
  * @param {(line: string) => void} [o.log]
  * @param {string} [o.logFile]     every line the processes print, appended here
  * @param {string} [o.stripeState] localstripe's state file (none: memory only)
+ * @param {number} [o.batchMs]      Worldpay stand-in's settlement/refund batch interval (0: on request)
  */
-export async function startStack({ port, stripePort, stripeJsPort = stripePort + 1, stripeProxyPort = stripePort + 2, cashcloudPort = stripePort + 3, stateDir, vars = {}, log, logFile, stripeState }) {
+export async function startStack({ port, stripePort, stripeJsPort = stripePort + 1, stripeProxyPort = stripePort + 2, cashcloudPort = stripePort + 3, worldpayPort = stripePort + 4, stateDir, vars = {}, log, logFile, stripeState, batchMs = 0 }) {
   mkdirSync(stateDir, { recursive: true });
   const children = [];
   const stop = async () => { await Promise.all(children.map(kill)); };
@@ -89,6 +91,12 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
     const cashcloudUrl = `http://127.0.0.1:${cashcloudPort}`;
     children.push(child('cashcloud', process.execPath,
       [path.join(ROOT, 'tests/cashcloud/server.mjs'), String(cashcloudPort), JSON.stringify([DEMO_CASHCLOUD])], {}, log, logFile));
+    // The Worldpay stand-in (tests/worldpay): API, hosted payment page, signed event
+    // notifications. Settlement and refund batches run every few seconds, as funds
+    // would settle (weekly) at Worldpay; merchants are added through its control API.
+    const worldpayUrl = `http://127.0.0.1:${worldpayPort}`;
+    children.push(child('worldpay', process.execPath,
+      [path.join(ROOT, 'tests/worldpay/server.mjs'), String(worldpayPort), JSON.stringify({ merchants: [], batchIntervalMs: batchMs })], {}, log, logFile));
     const py = path.join(ROOT, '.venv/bin/python');
     const lsArgs = [path.join(ROOT, 'tests/tools/localstripe_loopback.py'), String(stripePort)];
     if (stripeState) lsArgs.push(stripeState);
@@ -104,6 +112,7 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
       STRIPE_PLATFORM_SECRET_KEY: 'sk_test_platform_local',
       STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
       CASHCLOUD_API_BASE: cashcloudUrl,
+      WORLDPAY_API_BASE: `${worldpayUrl}/`,
       ...vars,
     };
     const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
@@ -118,9 +127,10 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
       waitFor(stripeJsUrl, 10000, 'the Stripe.js stand-in'),
       waitFor(`${stripeProxyUrl}/_recorder/requests`, 10000, 'the Stripe recording proxy'),
       waitFor(`${cashcloudUrl}/_standin/merchants`, 10000, 'the Cashcloud stand-in'),
+      waitFor(`${worldpayUrl}/_standin/merchants`, 10000, 'the Worldpay stand-in'),
       waitFor(`${url}/health`, 60000, 'the Worker (wrangler dev)'),
     ]);
-    return { url, stripeUrl: `http://127.0.0.1:${stripePort}`, stripeJsUrl, stripeProxyUrl, cashcloudUrl, stateDir, workerLog: worker.lines, stop };
+    return { url, stripeUrl: `http://127.0.0.1:${stripePort}`, stripeJsUrl, stripeProxyUrl, cashcloudUrl, worldpayUrl, stateDir, workerLog: worker.lines, stop };
   } catch (e) {
     await stop();
     for (const c of children) if (c.lines.length) console.error(`--- ${c.name}:\n${c.lines.slice(-40).join('\n')}`);

@@ -16,8 +16,8 @@ echo "== widget tests in headless Chromium (wasm-bindgen-test)"
   CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
   cargo test --target wasm32-unknown-unknown)
 
-echo "== stand-ins on their own, against the published vectors (tests/stripe-proxy, tests/cashcloud)"
-node --test tests/stripe-proxy/ tests/cashcloud/
+echo "== stand-ins on their own, against the published vectors (tests/stripe-proxy, tests/cashcloud, tests/worldpay)"
+node --test tests/stripe-proxy/ tests/cashcloud/ tests/worldpay/
 
 echo "== end-to-end: Worker in workerd, localstripe, Chromium"
 node tests/tools/e2e.mjs

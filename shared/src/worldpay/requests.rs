@@ -125,6 +125,7 @@ pub fn hosted_payment_page(
     order_reference: Option<&str>,
     return_urls: &ReturnUrls,
     entity: &str,
+    attempt: u32,
 ) -> Result<HttpRequest, BuildError> {
     check_reference("transactionReference", our_intent_id)?;
     check_text("entity", entity, 64)?;
@@ -154,7 +155,9 @@ pub fn hosted_payment_page(
         },
         settlement: Settlement { auto: false },
     };
-    let key = idempotency_key(our_intent_id, "payment_page");
+    // Per attempt: after a refused card the customer gets a fresh page, while a
+    // retried request of the same attempt replays the first page.
+    let key = idempotency_key(our_intent_id, &format!("payment_page:{attempt}"));
     Ok(post(auth, "api/payment_pages".to_owned(), &body, &key))
 }
 
@@ -375,6 +378,7 @@ mod tests {
                 Some("Mamut order 42"),
                 &urls,
                 "default",
+                1,
             )
         })
         .unwrap();
@@ -385,7 +389,7 @@ mod tests {
                 ("Authorization", BASIC),
                 ("WP-Api-Version", "2024-06-01"),
                 ("Content-Type", "application/json"),
-                ("Idempotency-Key", "pi_abc:payment_page"),
+                ("Idempotency-Key", "pi_abc:payment_page:1"),
             ]
         );
         assert_eq!(
@@ -405,7 +409,7 @@ mod tests {
     fn hosted_page_narrative_defaults_and_is_cut() {
         let urls = ReturnUrls::all("http://127.0.0.1:8787/return");
         let jpy = Money::parse("500", Currency::JPY).unwrap();
-        let r = with_auth(|a| hosted_payment_page(a, "pi_x", &jpy, None, &urls, "e")).unwrap();
+        let r = with_auth(|a| hosted_payment_page(a, "pi_x", &jpy, None, &urls, "e", 1)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(v["narrative"]["line1"], "pi_x");
         assert_eq!(
@@ -414,7 +418,7 @@ mod tests {
         );
         let long = "Order 1234567890123456789012345";
         let r =
-            with_auth(|a| hosted_payment_page(a, "pi_x", &jpy, Some(long), &urls, "e")).unwrap();
+            with_auth(|a| hosted_payment_page(a, "pi_x", &jpy, Some(long), &urls, "e", 1)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(v["narrative"]["line1"], &long[..24]);
     }
@@ -423,7 +427,7 @@ mod tests {
     fn hosted_page_refuses_bad_fields() {
         let good = ReturnUrls::all("https://shop.example/r");
         let run = |id: &str, amount: Money, order: Option<&str>, urls: ReturnUrls, entity: &str| {
-            with_auth(|a| hosted_payment_page(a, id, &amount, order, &urls, entity)).unwrap_err()
+            with_auth(|a| hosted_payment_page(a, id, &amount, order, &urls, entity, 1)).unwrap_err()
         };
         assert_eq!(
             run("pi_1", Money::zero(Currency::EUR), None, good, "e"),
