@@ -30,7 +30,7 @@ console.log(`
     Admin token      ${vars.ADMIN_TOKEN}
 `);
 let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM']) {
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, async () => {
     if (stopping) return;
     stopping = true;

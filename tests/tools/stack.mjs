@@ -75,6 +75,11 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
   mkdirSync(stateDir, { recursive: true });
   const children = [];
   const stop = async () => { await Promise.all(children.map(kill)); };
+  // The children run in their own process groups (so a stop reaches workerd too); if
+  // this process ends without calling stop(), take them down with it.
+  process.once('exit', () => {
+    for (const c of children) { try { process.kill(-c.proc.pid, 'SIGTERM'); } catch {} }
+  });
   try {
     // The Stripe.js stand-in (tests/stripe-js): a child, since e2e.mjs blocks its own
     // event loop while the tests run.
