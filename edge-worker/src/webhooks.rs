@@ -2,78 +2,45 @@
 //! missing signature changes nothing; a duplicate is a 200 that changes nothing;
 //! an event for an unknown object is recorded and otherwise ignored.
 
+use std::future::Future;
+
 use shared::accounts::ProviderAccount;
 use shared::error::ApiError;
 use shared::intent::Provider;
 use shared::keys::is_id;
 use shared::stripe::{events, webhook};
-use worker::{Request, Response, Result, RouteContext};
+use worker::{Headers, Request, Response, Result, RouteContext};
 
 use crate::accounts;
 use crate::ctx::Ctx;
 use crate::http::{self, ApiResult, Fail};
 use crate::intents::{apply_events, IntentRow};
 
-pub async fn stripe(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
+/// What every provider's callback shares: the context, the merchant the route
+/// names, the raw body (signatures are over its exact bytes), the headers, and the
+/// merchant's account for `provider`, opened only for an id of our shape (anything
+/// else is no merchant of ours, and is not looked up). `handle` answers `None`
+/// exactly as it answers a bad signature, checks the signature, and applies the
+/// callback; its outcome, or its error, is the answer.
+async fn callback<F, Fut>(
+    mut req: Request,
+    rc: RouteContext<()>,
+    provider: Provider,
+    handle: F,
+) -> Result<Response>
+where
+    F: FnOnce(Ctx, String, Vec<u8>, Headers, Option<ProviderAccount>) -> Fut,
+    Fut: Future<Output = ApiResult<&'static str>>,
+{
     let outcome: ApiResult<&'static str> = async {
         let ctx = Ctx::new(rc.env.clone())?;
         let merchant_id = rc.param("merchant_id").cloned().unwrap_or_default();
         let body = http::read_body(&mut req).await?;
-        let header = req
-            .headers()
-            .get(webhook::SIGNATURE_HEADER)?
-            .unwrap_or_default();
-        // Unknown merchant and bad signature answer alike: nothing to learn by probing.
-        let secret = match is_id("acct_", &merchant_id) {
-            true => match accounts::load(&ctx, &merchant_id, Provider::Stripe).await? {
-                Some(ProviderAccount::Stripe(a)) => Some(a.webhook_secret),
-                _ => None,
-            },
+        let account = match is_id("acct_", &merchant_id) {
+            true => accounts::load(&ctx, &merchant_id, provider).await?,
             false => None,
         };
-        let Some(secret) = secret else {
-            return Err(webhook::SignatureError::Mismatch.to_api_error().into());
-        };
-        webhook::verify(&header, &body, &secret, ctx.now, webhook::DEFAULT_TOLERANCE)
-            .map_err(|e| Fail::Api(e.to_api_error()))?;
-        let event = events::parse_event(&body).map_err(|_| {
-            Fail::Api(ApiError::invalid_request(
-                "invalid_event",
-                "The event body is not a Stripe event.",
-            ))
-        })?;
-        if seen(&ctx, "stripe", &merchant_id, &event.id).await? {
-            return Ok("duplicate");
-        }
-        let row = match event.intent_ref() {
-            Some(r) => find(&ctx, &merchant_id, r.our_intent_id, r.stripe_intent_id).await?,
-            None => None,
-        };
-        let (outcome, object_id) = match row {
-            None => ("unknown_object", None),
-            Some(row) => {
-                let evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
-                    Fail::Internal(worker::Error::RustError(format!(
-                        "stripe event {}: {e:?}",
-                        event.id
-                    )))
-                })?;
-                let after = apply_events(&ctx, &merchant_id, &row.id, &evs).await?;
-                let changed = after.version != row.version;
-                (if changed { "applied" } else { "ignored" }, Some(row.id))
-            }
-        };
-        record(
-            &ctx,
-            "stripe",
-            &merchant_id,
-            &event.id,
-            object_id.as_deref(),
-            &event_type(&event),
-            outcome,
-        )
-        .await?;
-        Ok(outcome)
+        handle(ctx, merchant_id, body, req.headers().clone(), account).await
     }
     .await;
     match outcome {
@@ -81,8 +48,70 @@ pub async fn stripe(mut req: Request, rc: RouteContext<()>) -> Result<Response> 
             200,
             &serde_json::json!({"received": true, "outcome": outcome}),
         ),
-        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe")),
+        Err(f) => http::error(&f.into_api("POST", &format!("/v1/webhooks/{provider}"))),
     }
+}
+
+pub async fn stripe(req: Request, rc: RouteContext<()>) -> Result<Response> {
+    callback(
+        req,
+        rc,
+        Provider::Stripe,
+        |ctx, merchant_id, body, headers, account| async move {
+            let header = headers.get(webhook::SIGNATURE_HEADER)?.unwrap_or_default();
+            // Unknown merchant and bad signature answer alike: nothing to learn by probing.
+            let Some(ProviderAccount::Stripe(account)) = account else {
+                return Err(webhook::SignatureError::Mismatch.to_api_error().into());
+            };
+            webhook::verify(
+                &header,
+                &body,
+                &account.webhook_secret,
+                ctx.now,
+                webhook::DEFAULT_TOLERANCE,
+            )
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+            let event = events::parse_event(&body).map_err(|_| {
+                Fail::Api(ApiError::invalid_request(
+                    "invalid_event",
+                    "The event body is not a Stripe event.",
+                ))
+            })?;
+            if seen(&ctx, "stripe", &merchant_id, &event.id).await? {
+                return Ok("duplicate");
+            }
+            let row = match event.intent_ref() {
+                Some(r) => find(&ctx, &merchant_id, r.our_intent_id, r.stripe_intent_id).await?,
+                None => None,
+            };
+            let (outcome, object_id) = match row {
+                None => ("unknown_object", None),
+                Some(row) => {
+                    let evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
+                        Fail::Internal(worker::Error::RustError(format!(
+                            "stripe event {}: {e:?}",
+                            event.id
+                        )))
+                    })?;
+                    let after = apply_events(&ctx, &merchant_id, &row.id, &evs).await?;
+                    let changed = after.version != row.version;
+                    (if changed { "applied" } else { "ignored" }, Some(row.id))
+                }
+            };
+            record(
+                &ctx,
+                "stripe",
+                &merchant_id,
+                &event.id,
+                object_id.as_deref(),
+                &event_type(&event),
+                outcome,
+            )
+            .await?;
+            Ok(outcome)
+        },
+    )
+    .await
 }
 
 fn event_type(ev: &events::StripeEvent) -> String {
@@ -165,21 +194,13 @@ async fn find(
 /// control, hash`. The control hash (constant time) and the time (300 s) are checked;
 /// then Cashcloud's own API is asked for the state — a callback alone never changes
 /// anything (it could claim "completed" while Cashcloud says "pending").
-pub async fn cashcloud(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
+pub async fn cashcloud(req: Request, rc: RouteContext<()>) -> Result<Response> {
     use shared::cashcloud::callback::{self, CallbackFields, CallbackMethod};
-    let outcome: ApiResult<&'static str> = async {
-        let ctx = Ctx::new(rc.env.clone())?;
-        let merchant_id = rc.param("merchant_id").cloned().unwrap_or_default();
-        let body = http::read_body(&mut req).await?;
+    callback(req, rc, Provider::Cashcloud, |ctx, merchant_id, body, _, account| async move {
+        // The fields are read before the account is looked at: a malformed callback
+        // says so whichever merchant it names.
         let fields = CallbackFields::parse(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
-        let account = match is_id("acct_", &merchant_id) {
-            true => match accounts::load(&ctx, &merchant_id, Provider::Cashcloud).await? {
-                Some(ProviderAccount::Cashcloud(a)) => Some(a),
-                _ => None,
-            },
-            false => None,
-        };
-        let Some(account) = account else {
+        let Some(ProviderAccount::Cashcloud(account)) = account else {
             return Err(callback::CallbackError::Mismatch.to_api_error().into());
         };
         let cb = callback::verify_callback(&fields, &account.api_password, ctx.now, callback::DEFAULT_TOLERANCE)
@@ -240,75 +261,53 @@ pub async fn cashcloud(mut req: Request, rc: RouteContext<()>) -> Result<Respons
         };
         record(&ctx, "cashcloud", &merchant_id, &event_id, object_id.as_deref(), kind, outcome).await?;
         Ok(outcome)
-    }
-    .await;
-    match outcome {
-        Ok(outcome) => http::json(
-            200,
-            &serde_json::json!({"received": true, "outcome": outcome}),
-        ),
-        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/cashcloud")),
-    }
+    })
+    .await
 }
 
 /// `POST /v1/webhooks/worldpay/{merchant_id}`: `Event-Signature: {keyId}/SHA256/{hex}`,
 /// possibly several entries in any order; ours is picked by keyId and compared in
 /// constant time. Duplicates (by eventId) and out-of-order events change nothing.
-pub async fn worldpay(mut req: Request, rc: RouteContext<()>) -> Result<Response> {
+pub async fn worldpay(req: Request, rc: RouteContext<()>) -> Result<Response> {
     use shared::worldpay::webhook;
-    let outcome: ApiResult<&'static str> = async {
-        let ctx = Ctx::new(rc.env.clone())?;
-        let merchant_id = rc.param("merchant_id").cloned().unwrap_or_default();
-        let body = http::read_body(&mut req).await?;
-        let header = req
-            .headers()
-            .get(webhook::SIGNATURE_HEADER)?
-            .unwrap_or_default();
-        let secret = match is_id("acct_", &merchant_id) {
-            true => match accounts::load(&ctx, &merchant_id, Provider::Worldpay).await? {
-                Some(ProviderAccount::Worldpay(a)) => Some(a.webhook_secret),
-                _ => None,
-            },
-            false => None,
-        };
-        let Some(secret) = secret else {
-            return Err(webhook::SignatureError::Mismatch.to_api_error().into());
-        };
-        webhook::verify(&header, &body, webhook::KEY_ID, &secret)
-            .map_err(|e| Fail::Api(e.to_api_error()))?;
-        let n = webhook::parse_notification(&body).map_err(|_| {
-            Fail::Api(ApiError::invalid_request(
-                "invalid_event",
-                "The body is not a Worldpay event notification.",
-            ))
-        })?;
-        if seen(&ctx, "worldpay", &merchant_id, &n.event_id).await? {
-            return Ok("duplicate");
-        }
-        let (outcome, object_id) =
-            match crate::worldpay::on_notification(&ctx, &merchant_id, &n).await? {
-                None => ("unknown_object", None),
-                Some((id, changed)) => (if changed { "applied" } else { "ignored" }, Some(id)),
+    callback(
+        req,
+        rc,
+        Provider::Worldpay,
+        |ctx, merchant_id, body, headers, account| async move {
+            let header = headers.get(webhook::SIGNATURE_HEADER)?.unwrap_or_default();
+            let Some(ProviderAccount::Worldpay(account)) = account else {
+                return Err(webhook::SignatureError::Mismatch.to_api_error().into());
             };
-        let kind = format!("worldpay.{}", n.event_details.kind);
-        record(
-            &ctx,
-            "worldpay",
-            &merchant_id,
-            &n.event_id,
-            object_id.as_deref(),
-            &kind,
-            outcome,
-        )
-        .await?;
-        Ok(outcome)
-    }
-    .await;
-    match outcome {
-        Ok(outcome) => http::json(
-            200,
-            &serde_json::json!({"received": true, "outcome": outcome}),
-        ),
-        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/worldpay")),
-    }
+            webhook::verify(&header, &body, webhook::KEY_ID, &account.webhook_secret)
+                .map_err(|e| Fail::Api(e.to_api_error()))?;
+            let n = webhook::parse_notification(&body).map_err(|_| {
+                Fail::Api(ApiError::invalid_request(
+                    "invalid_event",
+                    "The body is not a Worldpay event notification.",
+                ))
+            })?;
+            if seen(&ctx, "worldpay", &merchant_id, &n.event_id).await? {
+                return Ok("duplicate");
+            }
+            let (outcome, object_id) =
+                match crate::worldpay::on_notification(&ctx, &merchant_id, &n).await? {
+                    None => ("unknown_object", None),
+                    Some((id, changed)) => (if changed { "applied" } else { "ignored" }, Some(id)),
+                };
+            let kind = format!("worldpay.{}", n.event_details.kind);
+            record(
+                &ctx,
+                "worldpay",
+                &merchant_id,
+                &n.event_id,
+                object_id.as_deref(),
+                &kind,
+                outcome,
+            )
+            .await?;
+            Ok(outcome)
+        },
+    )
+    .await
 }

@@ -18,4 +18,5 @@ pub mod intent;
 /// Currencies and non-negative amounts.
 pub mod money;
 pub mod stripe;
+pub mod wire;
 pub mod worldpay;

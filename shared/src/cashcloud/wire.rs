@@ -17,54 +17,16 @@ use crate::money::{Currency, Money};
 
 use super::events::CashcloudState;
 
-/// Why a reply could not be read. Only serde's position, never the text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub what: &'static str,
-    pub line: usize,
-    pub column: usize,
-}
+pub use crate::wire::ParseError;
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "could not read Cashcloud's {} (line {}, column {})",
-            self.what, self.line, self.column
-        )
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-impl ParseError {
-    /// 502: Cashcloud answered something we cannot read.
-    pub fn to_api_error(&self) -> ApiError {
-        ApiError::provider(
-            502,
-            "provider_unreadable",
-            "The payment provider's answer could not be read.",
-        )
-    }
-
-    fn missing(what: &'static str) -> ParseError {
-        ParseError {
-            what,
-            line: 0,
-            column: 0,
-        }
-    }
-}
+/// The name [`ParseError`]s give.
+pub(crate) const PROVIDER: &str = "Cashcloud";
 
 fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
     what: &'static str,
 ) -> Result<T, ParseError> {
-    serde_json::from_slice(body).map_err(|e| ParseError {
-        what,
-        line: e.line(),
-        column: e.column(),
-    })
+    crate::wire::parse_json(PROVIDER, body, what)
 }
 
 /// An integer sent as a JSON number or a string of ASCII digits (optionally
@@ -112,7 +74,7 @@ pub fn parse_salt(body: &[u8]) -> Result<String, ParseError> {
     parse_json::<SaltReply>(body, "salt")?
         .salt
         .filter(|s| !s.is_empty())
-        .ok_or(ParseError::missing("salt"))
+        .ok_or(ParseError::invalid(PROVIDER, "salt"))
 }
 
 #[derive(Deserialize)]
@@ -127,7 +89,7 @@ pub fn parse_request_reply(body: &[u8]) -> Result<String, ParseError> {
     parse_json::<HashReply>(body, "request reply")?
         .hash
         .filter(|h| !h.is_empty())
-        .ok_or(ParseError::missing("request reply"))
+        .ok_or(ParseError::invalid(PROVIDER, "request reply"))
 }
 
 /// `POST refund` → the refund's own transaction hash when Cashcloud sends one
@@ -214,7 +176,7 @@ pub fn parse_transaction(body: &[u8], hash: &str) -> Result<Transaction, ParseEr
             }
         }
     };
-    found.ok_or(ParseError::missing("transaction"))
+    found.ok_or(ParseError::invalid(PROVIDER, "transaction"))
 }
 
 #[derive(Deserialize)]
@@ -228,7 +190,7 @@ struct RateReply {
 /// digit string) of cents. Floats are refused; other fields are ignored.
 pub fn parse_currency_rate(body: &[u8]) -> Result<Money, ParseError> {
     let reply: RateReply = parse_json(body, "currency rate")?;
-    let bad = || ParseError::missing("currency rate");
+    let bad = || ParseError::invalid(PROVIDER, "currency rate");
     let money = match reply.amount.ok_or_else(bad)? {
         Value::Number(n) => {
             let cents = n.as_i64().ok_or_else(bad)?;

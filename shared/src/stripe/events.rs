@@ -17,7 +17,7 @@ use crate::money::{AmountError, Currency, Money};
 use super::requests::OUR_INTENT_ID;
 use super::wire::{
     metadata_str, parse_json, DeclineReason, Expandable, ParseError, StripeCharge,
-    StripeIntentStatus, StripePaymentIntent, StripeRefund,
+    StripeIntentStatus, StripePaymentIntent, StripeRefund, PROVIDER,
 };
 
 /// Why a Stripe object cannot be read as this intent's.
@@ -266,11 +266,7 @@ struct EventData {
 pub fn parse_event(body: &[u8]) -> Result<StripeEvent, ParseError> {
     let env: EventEnvelope = parse_json(body, "event")?;
     let object = env.data.map(|d| d.object).unwrap_or(Value::Null);
-    let unreadable = |e: serde_json::Error| ParseError {
-        what: "event object",
-        line: e.line(),
-        column: e.column(),
-    };
+    let unreadable = |e: serde_json::Error| ParseError::json(PROVIDER, "event object", &e);
     let kind = if let Some(event_type) = PaymentIntentEventType::from_type(&env.kind) {
         StripeEventKind::PaymentIntent {
             event_type,

@@ -185,47 +185,16 @@ struct ErrorBody {
     error: StripeError,
 }
 
-/// Why a body could not be read. Only serde's category and position, never the
-/// offending text, which may be provider-written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub what: &'static str,
-    pub line: usize,
-    pub column: usize,
-}
+pub use crate::wire::ParseError;
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "could not read Stripe's {} (line {}, column {})",
-            self.what, self.line, self.column
-        )
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-impl ParseError {
-    /// 502: Stripe answered something we cannot read.
-    pub fn to_api_error(&self) -> ApiError {
-        ApiError::provider(
-            502,
-            "provider_unreadable",
-            "The payment provider's answer could not be read.",
-        )
-    }
-}
+/// The name [`ParseError`]s give.
+pub(crate) const PROVIDER: &str = "Stripe";
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
     what: &'static str,
 ) -> Result<T, ParseError> {
-    serde_json::from_slice(body).map_err(|e| ParseError {
-        what,
-        line: e.line(),
-        column: e.column(),
-    })
+    crate::wire::parse_json(PROVIDER, body, what)
 }
 
 pub fn parse_payment_intent(body: &[u8]) -> Result<StripePaymentIntent, ParseError> {

@@ -32,7 +32,7 @@ use crate::keys::constant_time_eq;
 use crate::secrets::Secret;
 
 use super::events::{simple_event, stamp, to_money, MappingError};
-use super::wire::{parse_json, ParseError, WorldpayEvent};
+use super::wire::{parse_json, ParseError, WorldpayEvent, PROVIDER};
 
 /// The request header that carries the signatures.
 pub const SIGNATURE_HEADER: &str = "Event-Signature";
@@ -180,7 +180,7 @@ pub struct Notification {
 pub fn parse_notification(body: &[u8]) -> Result<Notification, ParseError> {
     let n: Notification = parse_json(body, "event notification")?;
     if n.event_id.is_empty() || n.event_details.transaction_reference.is_empty() {
-        return Err(ParseError::invalid("event notification"));
+        return Err(ParseError::invalid(PROVIDER, "event notification"));
     }
     Ok(n)
 }

@@ -11,54 +11,16 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 
-/// Why a reply could not be read. Only serde's position, never the text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub what: &'static str,
-    pub line: usize,
-    pub column: usize,
-}
+pub use crate::wire::ParseError;
 
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "could not read Worldpay's {} (line {}, column {})",
-            self.what, self.line, self.column
-        )
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-impl ParseError {
-    /// 502: Worldpay answered something we cannot read.
-    pub fn to_api_error(&self) -> ApiError {
-        ApiError::provider(
-            502,
-            "provider_unreadable",
-            "The payment provider's answer could not be read.",
-        )
-    }
-
-    pub(crate) fn invalid(what: &'static str) -> ParseError {
-        ParseError {
-            what,
-            line: 0,
-            column: 0,
-        }
-    }
-}
+/// The name [`ParseError`]s give.
+pub(crate) const PROVIDER: &str = "Worldpay";
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     body: &[u8],
     what: &'static str,
 ) -> Result<T, ParseError> {
-    serde_json::from_slice(body).map_err(|e| ParseError {
-        what,
-        line: e.line(),
-        column: e.column(),
-    })
+    crate::wire::parse_json(PROVIDER, body, what)
 }
 
 /// A payment's event names (PROVIDERS.md, "Events"): `lastEvent` in a status reply,
@@ -219,7 +181,7 @@ pub fn parse_hosted_page(body: &[u8], our_intent_id: &str) -> Result<HostedPage,
             .chars()
             .any(|c| c.is_whitespace() || c.is_control());
     if !url_ok || page.transaction_reference != our_intent_id {
-        return Err(ParseError::invalid("hosted page"));
+        return Err(ParseError::invalid(PROVIDER, "hosted page"));
     }
     Ok(page)
 }
