@@ -12,7 +12,7 @@ use shared::money::Money;
 use crate::accounts;
 use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail};
-use crate::outbound::{self, Answer, Outbound};
+use crate::outbound::{self, Answer};
 
 /// How long a wallet user has to approve a money request.
 pub const REQUEST_EXPIRATION_SECONDS: u32 = 300;
@@ -44,13 +44,7 @@ impl CashcloudSetup {
     }
 
     async fn send(&self, req: &HttpRequest) -> ApiResult<Result<Vec<u8>, CashcloudError>> {
-        let answer = outbound::send(Outbound {
-            method: req.method,
-            url: format!("{}{}", self.base.trim_end_matches('/'), req.path),
-            headers: &req.headers,
-            body: (req.method != "GET").then_some(req.body.as_str()),
-        })
-        .await?;
+        let answer = outbound::send_described(&self.base, req).await?;
         Ok(match answer {
             Answer::Unreachable => Err(CashcloudError::Unavailable { status: 0 }),
             Answer::Http { status, body } if (200..300).contains(&status) => Ok(body.into_bytes()),

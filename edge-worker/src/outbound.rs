@@ -5,17 +5,18 @@
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
+use shared::stripe::HttpRequest;
 use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
 
 /// A provider that has not answered by then is treated as unavailable; the caller's
 /// retry is safe because every provider call carries an idempotency key.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-pub struct Outbound<'a> {
-    pub method: &'a str,
-    pub url: String,
-    pub headers: &'a [(String, String)],
-    pub body: Option<&'a str>,
+struct Outbound<'a> {
+    method: &'a str,
+    url: String,
+    headers: &'a [(String, String)],
+    body: Option<&'a str>,
 }
 
 pub enum Answer {
@@ -25,7 +26,23 @@ pub enum Answer {
     Unreachable,
 }
 
-pub async fn send(out: Outbound<'_>) -> worker::Result<Answer> {
+/// Sends a request a provider module described to `base` (the provider's base URL
+/// from configuration) joined with its path.
+pub async fn send_described(base: &str, req: &HttpRequest) -> worker::Result<Answer> {
+    send(Outbound {
+        method: req.method,
+        url: format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            req.path.trim_start_matches('/')
+        ),
+        headers: &req.headers,
+        body: (req.method != "GET").then_some(req.body.as_str()),
+    })
+    .await
+}
+
+async fn send(out: Outbound<'_>) -> worker::Result<Answer> {
     let headers = Headers::new();
     for (k, v) in out.headers {
         headers.set(k, v)?;

@@ -15,7 +15,7 @@ use crate::accounts;
 use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail};
 use crate::intents::IntentRow;
-use crate::outbound::{self, Answer, Outbound};
+use crate::outbound::{self, Answer};
 
 /// A merchant's Stripe set-up, opened for the length of one request.
 pub struct StripeSetup {
@@ -66,13 +66,7 @@ impl StripeSetup {
 
     /// Sends one described request. `Ok(Err(..))`: Stripe answered with an error.
     pub async fn send(&self, req: HttpRequest) -> ApiResult<Result<Vec<u8>, (u16, StripeError)>> {
-        let answer = outbound::send(Outbound {
-            method: req.method,
-            url: format!("{}{}", self.base.trim_end_matches('/'), req.path),
-            headers: &req.headers,
-            body: (req.method != "GET").then_some(req.body.as_str()),
-        })
-        .await?;
+        let answer = outbound::send_described(&self.base, &req).await?;
         match answer {
             Answer::Unreachable => Err(ApiError::provider(
                 502,

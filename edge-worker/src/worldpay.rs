@@ -17,7 +17,7 @@ use crate::accounts;
 use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail};
 use crate::intents::{apply_events, load, IntentRow};
-use crate::outbound::{self, Answer, Outbound};
+use crate::outbound::{self, Answer};
 use crate::payments::{claim_attempt, held_at_provider, store_next_action, ConfirmBody};
 
 pub struct WorldpaySetup {
@@ -53,17 +53,7 @@ impl WorldpaySetup {
     /// Sends one described request; Worldpay's errors become ours.
     async fn call(&self, req: ApiResult<HttpRequest>) -> ApiResult<Vec<u8>> {
         let req = req?;
-        let answer = outbound::send(Outbound {
-            method: req.method,
-            url: format!(
-                "{}/{}",
-                self.base.trim_end_matches('/'),
-                req.path.trim_start_matches('/')
-            ),
-            headers: &req.headers,
-            body: (req.method != "GET").then_some(req.body.as_str()),
-        })
-        .await?;
+        let answer = outbound::send_described(&self.base, &req).await?;
         match answer {
             Answer::Unreachable => Err(ApiError::provider(
                 502,
