@@ -16,9 +16,6 @@ use crate::http::{ApiResult, Fail};
 use crate::intents::{apply_events, load, IntentRow};
 use crate::payments::{claim_attempt, store_next_action, ConfirmBody};
 
-/// Corporate plan: at most this many transactions a day.
-const CORPORATE_DAILY_LIMIT: i64 = 5;
-
 pub async fn confirm(
     ctx: &Ctx,
     merchant_id: &str,
@@ -129,10 +126,9 @@ async fn merchant_of(ctx: &Ctx, row: &IntentRow) -> ApiResult<String> {
 /// Takes one of today's Corporate-plan slots in a single conditional upsert, so two
 /// confirms racing for the fifth slot cannot both win. `true` if a slot was taken.
 async fn claim_daily_slot(ctx: &Ctx, merchant_id: &str, plan: CashcloudPlan) -> ApiResult<bool> {
-    match plan {
-        CashcloudPlan::CorporatePlus => return Ok(false),
-        CashcloudPlan::Corporate => {}
-    }
+    let Some(limit) = plan.daily_limit() else {
+        return Ok(false);
+    };
     let changed = ctx
         .db
         .prepare(
@@ -142,7 +138,7 @@ async fn claim_daily_slot(ctx: &Ctx, merchant_id: &str, plan: CashcloudPlan) -> 
         .bind(&[
             merchant_id.into(),
             day(ctx.now).into(),
-            (CORPORATE_DAILY_LIMIT as f64).into(),
+            (limit as f64).into(),
         ])?
         .run()
         .await?
@@ -150,11 +146,9 @@ async fn claim_daily_slot(ctx: &Ctx, merchant_id: &str, plan: CashcloudPlan) -> 
         .and_then(|m| m.changes)
         .unwrap_or(0);
     if changed == 0 {
-        return Err(LimitError::DailyCountExceeded {
-            limit: CORPORATE_DAILY_LIMIT as u32,
-        }
-        .to_api_error()
-        .into());
+        return Err(LimitError::DailyCountExceeded { limit }
+            .to_api_error()
+            .into());
     }
     Ok(true)
 }

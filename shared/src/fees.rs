@@ -130,6 +130,11 @@ impl CashcloudPlan {
         }
     }
 
+    /// Transactions a merchant may make in a day on this plan; None: no cap.
+    pub fn daily_limit(&self) -> Option<u32> {
+        self.limits().map(|(_, per_day)| per_day)
+    }
+
     /// (max cents per transaction, max transactions a day); None where the notes
     /// state no limit (Corporate+).
     fn limits(&self) -> Option<(i64, u32)> {
@@ -237,7 +242,7 @@ impl fmt::Display for LimitError {
 
 impl std::error::Error for LimitError {}
 
-fn cashcloud_currency(amount: &Money) -> Result<(), LimitError> {
+pub(crate) fn cashcloud_currency(amount: &Money) -> Result<(), LimitError> {
     match amount.currency() {
         Currency::EUR => Ok(()),
         other @ (Currency::CHF

@@ -8,7 +8,7 @@
 //! never resends a request whose outcome it does not know; it asks
 //! [`transaction`] instead.
 
-use crate::money::{Currency, Money};
+use crate::money::Money;
 use crate::stripe::form::Form;
 
 use super::auth::Auth;
@@ -126,27 +126,7 @@ pub fn currency_rate(auth: &Auth, amount: &Money) -> HttpRequest {
 
 /// EUR cents above zero; any other currency is refused as the limit check would.
 fn eur_cents(amount: &Money) -> Result<i64, BuildError> {
-    match amount.currency() {
-        Currency::EUR => {}
-        other @ (Currency::CHF
-        | Currency::GBP
-        | Currency::USD
-        | Currency::SEK
-        | Currency::NOK
-        | Currency::DKK
-        | Currency::PLN
-        | Currency::CZK
-        | Currency::JPY
-        | Currency::KWD
-        | Currency::BHD) => {
-            return Err(BuildError::Limit(
-                crate::fees::LimitError::CurrencyNotSupported {
-                    currency: other,
-                    eur_equivalent: None,
-                },
-            ))
-        }
-    }
+    crate::fees::cashcloud_currency(amount).map_err(BuildError::Limit)?;
     if amount.is_zero() {
         return Err(BuildError::ZeroAmount);
     }
@@ -209,6 +189,7 @@ fn get(auth: &Auth, path: String) -> HttpRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Currency;
     use crate::secrets::Secret;
     use crate::stripe::form::tests::decode;
 

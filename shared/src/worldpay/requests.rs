@@ -182,19 +182,14 @@ pub fn partial_settlement(
     amount: &Money,
     reference: &str,
 ) -> Result<HttpRequest, BuildError> {
-    check_payment_id(payment_id)?;
-    check_reference("reference", reference)?;
-    let body = AmountAndReference {
-        value: Value::of(amount)?,
-        reference,
-    };
-    let key = idempotency_key(reference, "settle");
-    Ok(post(
+    amount_post(
         auth,
-        format!("api/payments/{payment_id}/partialSettlements"),
-        &body,
-        &key,
-    ))
+        payment_id,
+        amount,
+        reference,
+        "partialSettlements",
+        "settle",
+    )
 }
 
 /// `POST api/payments/{id}/settlements` with no body: settle everything reserved.
@@ -226,16 +221,35 @@ pub fn partial_refund(
     amount: &Money,
     reference: &str,
 ) -> Result<HttpRequest, BuildError> {
+    amount_post(
+        auth,
+        payment_id,
+        amount,
+        reference,
+        "partialRefunds",
+        "refund",
+    )
+}
+
+/// `POST api/payments/{id}/{action}` `{value, reference}`, keyed `{reference}:{operation}`.
+fn amount_post(
+    auth: &Auth,
+    payment_id: &str,
+    amount: &Money,
+    reference: &str,
+    action: &str,
+    operation: &str,
+) -> Result<HttpRequest, BuildError> {
     check_payment_id(payment_id)?;
     check_reference("reference", reference)?;
     let body = AmountAndReference {
         value: Value::of(amount)?,
         reference,
     };
-    let key = idempotency_key(reference, "refund");
+    let key = idempotency_key(reference, operation);
     Ok(post(
         auth,
-        format!("api/payments/{payment_id}/partialRefunds"),
+        format!("api/payments/{payment_id}/{action}"),
         &body,
         &key,
     ))
