@@ -1,17 +1,88 @@
-//! One API call's path through the Worker: authenticate, gate the origin, read the
-//! body, honour `Idempotency-Key`, run the handler, answer in the contract's shape.
-//! Every route goes through `serve`, so these rules hold everywhere at once.
+//! One API call's path inside a Durable Object: authenticate against the keys the
+//! object holds, gate the origin, read the body, honour `Idempotency-Key`, run the
+//! handler, answer in the contract's shape. Every route goes through `serve`.
 
 use std::future::Future;
 
 use shared::error::ApiError;
-use shared::keys::KeyKind;
+use shared::keys::{constant_time_eq, key_lookup_hash, parse_api_key, KeyKind};
 use worker::{Method, Request, Response, Result, RouteContext, Url};
 
-use crate::auth::{authenticate, kind_str, Merchant, Need, Principal};
 use crate::ctx::Ctx;
-use crate::http::{self, decode, ApiResult, Reply};
+use crate::http::{self, decode, ApiResult, Fail, Reply};
 use crate::idempotency::{self, Begin};
+use crate::merchant::store::Merchant;
+use crate::merchant::Object;
+
+/// Domain separation for key hashes. Keys carry 192 random bits, so a keyed
+/// hash needs no secret pepper — and master-key rotation cannot orphan them.
+pub const KEY_HASH_LABEL: &[u8] = b"edge-checkout/api-key/v1";
+
+/// Who may call a route (the route table in lib.rs says it for each).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Need {
+    Admin,
+    Secret,
+    /// The widget's routes: a publishable key (plus the intent's client secret,
+    /// checked by the handler) or a secret key.
+    SecretOrPublishable,
+}
+
+pub enum Principal {
+    Admin,
+    Merchant { merchant: Merchant, kind: KeyKind },
+}
+
+pub fn kind_str(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Secret => "secret",
+        KeyKind::Publishable => "publishable",
+    }
+}
+
+pub fn bearer(req: &Request) -> Result<Option<String>> {
+    Ok(req
+        .headers()
+        .get("authorization")?
+        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned())))
+}
+
+pub fn admin_ok(env: &worker::Env, token: &str) -> bool {
+    env.secret("ADMIN_TOKEN").ok().is_some_and(|admin| {
+        let admin = admin.to_string();
+        !admin.is_empty() && constant_time_eq(admin.as_bytes(), token.as_bytes())
+    })
+}
+
+fn authenticate(req: &Request, ctx: &Ctx, need: Need) -> ApiResult<Principal> {
+    let token = bearer(req)?.ok_or_else(|| {
+        ApiError::authentication("No API key provided. Send `Authorization: Bearer <key>`.")
+    })?;
+    if need == Need::Admin {
+        return if admin_ok(&ctx.env, &token) {
+            Ok(Principal::Admin)
+        } else {
+            Err(ApiError::authentication("Invalid admin token.").into())
+        };
+    }
+    let invalid = || Fail::Api(ApiError::authentication("Invalid API key provided."));
+    let info = parse_api_key(&token).ok_or_else(invalid)?;
+    let merchant = ctx.store.merchant()?.ok_or_else(invalid)?;
+    let hash = key_lookup_hash(KEY_HASH_LABEL, &token);
+    if info.merchant_id != merchant.id || !ctx.store.key_exists(&hash, kind_str(info.kind))? {
+        return Err(invalid());
+    }
+    match (need, info.kind) {
+        (Need::Secret, KeyKind::Publishable) => Err(ApiError::permission(
+            "A publishable key cannot make this request: use your secret key, from your server.",
+        )
+        .into()),
+        _ => Ok(Principal::Merchant {
+            merchant,
+            kind: info.kind,
+        }),
+    }
+}
 
 pub struct Call {
     pub ctx: Ctx,
@@ -19,7 +90,7 @@ pub struct Call {
     pub body: Vec<u8>,
     /// The caller's `Idempotency-Key`, for deriving ids that a retry must reuse.
     pub idempotency_key: Option<String>,
-    route: RouteContext<()>,
+    route: RouteContext<Object>,
     url: Url,
 }
 
@@ -68,7 +139,7 @@ impl Call {
 /// Runs `handler` for a route that accepts `need`.
 pub async fn serve<F, Fut>(
     mut req: Request,
-    rc: RouteContext<()>,
+    rc: RouteContext<Object>,
     need: Need,
     handler: F,
 ) -> Result<Response>
@@ -82,8 +153,8 @@ where
     let mut cors_origin = None;
     let outcome: ApiResult<Reply> = async {
         let url = req.url()?;
-        let ctx = Ctx::new(rc.env.clone())?;
-        let principal = authenticate(&req, &ctx, need).await?;
+        let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+        let principal = authenticate(&req, &ctx, need)?;
         cors_origin = gate_origin(&principal, origin.as_deref(), &url)?;
         let body = match method {
             Method::Post | Method::Put | Method::Patch => http::read_body(&mut req).await?,
@@ -99,8 +170,7 @@ where
                 format!("{}:{}", merchant.id, kind_str(*kind))
             }
         };
-        let db = ctx.env.d1("DB")?;
-        let now = ctx.now;
+        let store = crate::merchant::store::Store::new(rc.data.storage().sql());
         let call = Call {
             ctx,
             principal,
@@ -113,14 +183,14 @@ where
             return handler(call).await;
         };
         let hash = idempotency::request_hash(method.as_ref(), &path, &call.body);
-        match idempotency::begin(&db, &scope, &key, &hash, now).await? {
+        match idempotency::begin(&store, &scope, &key, &hash).await? {
             Begin::Replay(reply) => Ok(reply),
             Begin::Fresh => {
                 let reply = match handler(call).await {
                     Ok(r) => r,
                     Err(f) => Reply::error(&f.into_api(method.as_ref(), &path)),
                 };
-                idempotency::finish(&db, &scope, &key, &reply).await?;
+                idempotency::finish(&store, &scope, &key, &reply)?;
                 Ok(reply)
             }
         }
@@ -175,16 +245,14 @@ fn gate_origin(
 
 /// A CORS preflight for a widget route: answered only for the origins of the
 /// merchant who owns the intent named in the path.
-pub async fn preflight(req: Request, rc: RouteContext<()>) -> Result<Response> {
+pub async fn preflight(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     let origin = req.headers().get("origin")?;
     let id = rc.param("id").cloned().unwrap_or_default();
-    let ctx = Ctx::new(rc.env.clone())?;
-    let merchant = ctx
-        .db
-        .prepare("SELECT m.* FROM payment_intents p JOIN merchants m ON m.id = p.merchant_id WHERE p.id = ?1")
-        .bind(&[id.into()])?
-        .first::<Merchant>(None)
-        .await?;
+    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+    let merchant = match ctx.store.find_intent(&id) {
+        Ok(Some(_)) => ctx.store.merchant()?,
+        _ => None,
+    };
     let allowed = match (&origin, &merchant) {
         (Some(o), Some(m)) => m.allows_origin(o),
         _ => false,

@@ -1,23 +1,47 @@
-//! What every handler needs from the environment: the database, the clock,
-//! randomness and the key material. Read once per request.
+//! What every handler needs inside a Durable Object: its storage (the only SQL), the
+//! environment, the clock and randomness. Read once per request.
 
 use shared::secrets::{Keyring, MasterKey};
-use worker::{D1Database, Env};
+use worker::{Env, Storage};
+
+use crate::merchant::store::Store;
 
 pub struct Ctx {
-    pub db: D1Database,
+    pub store: Store,
+    /// For alarms.
+    pub storage: Storage,
     pub env: Env,
     /// Unix seconds, read once so one request sees one instant.
     pub now: i64,
 }
 
+pub fn now() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
 impl Ctx {
-    pub fn new(env: Env) -> worker::Result<Ctx> {
-        Ok(Ctx {
-            db: env.d1("DB")?,
-            now: (worker::Date::now().as_millis() / 1000) as i64,
+    pub fn new(storage: Storage, env: Env) -> Ctx {
+        Ctx {
+            store: Store::new(storage.sql()),
+            storage,
             env,
-        })
+            now: now(),
+        }
+    }
+
+    /// Wakes the object at `at` (unix seconds) unless an earlier alarm is set, to
+    /// resolve what is still open (unknown outcomes, expiries, pending refunds).
+    pub async fn wake_at(&self, at: i64) -> worker::Result<()> {
+        let at_ms = at.max(self.now) * 1000;
+        match self.storage.get_alarm().await? {
+            Some(existing) if existing <= at_ms => Ok(()),
+            _ => {
+                let date = js_sys::Date::new(&(at_ms as f64).into());
+                self.storage
+                    .set_alarm(worker::ScheduledTime::new(date))
+                    .await
+            }
+        }
     }
 
     /// The master key for sealing provider secrets: `MASTER_KEY` (version 1), or,
@@ -48,10 +72,6 @@ impl Ctx {
                 .map_err(|_| bad("MASTER_KEY_PREVIOUS"))?;
         }
         Ok(ring)
-    }
-
-    pub fn admin_token(&self) -> Option<String> {
-        self.env.secret("ADMIN_TOKEN").ok().map(|s| s.to_string())
     }
 }
 

@@ -86,8 +86,11 @@ pub fn error(e: &ApiError) -> Result<Response> {
     json_text(e.status, e.to_json())
 }
 
-/// Reads the body, refusing more than `MAX_BODY` bytes.
+/// Reads the body, refusing more than `MAX_BODY` bytes: by its `Content-Length`
+/// before reading, and without one (chunked) while reading, so an endless body is
+/// never held whole.
 pub async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
+    use futures_util::StreamExt;
     let too_large = || {
         ApiError::invalid_request(
             "body_too_large",
@@ -99,9 +102,15 @@ pub async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
             return Err(too_large().into());
         }
     }
-    let body = req.bytes().await?;
-    if body.len() > MAX_BODY {
-        return Err(too_large().into());
+    let mut body = Vec::new();
+    let Ok(mut stream) = req.stream() else {
+        return Ok(body); // no body at all
+    };
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk?);
+        if body.len() > MAX_BODY {
+            return Err(too_large().into());
+        }
     }
     Ok(body)
 }
@@ -151,7 +160,8 @@ pub fn decode_error(e: &serde_json::Error) -> ApiError {
 }
 
 /// Last stop for every response: the router's own plain-text 404/405 become
-/// the contract's error shape, and an internal failure becomes an opaque 500.
+/// the contract's error shape (a 405 names the allowed methods in `Allow`), and an
+/// internal failure becomes an opaque 500.
 pub fn finish(resp: Result<Response>, method: &str, path: &str) -> Result<Response> {
     let resp = match resp {
         Ok(r) => r,
@@ -163,7 +173,15 @@ pub fn finish(resp: Result<Response>, method: &str, path: &str) -> Result<Respon
         .is_some_and(|c| c.starts_with("application/json"));
     match resp.status_code() {
         404 if !is_json => error(&ApiError::no_route(method, path)),
-        405 if !is_json => error(&ApiError::method_not_allowed(method, path)),
+        405 if !is_json => method_not_allowed(method, path, &[]),
         _ => Ok(resp),
     }
+}
+
+pub fn method_not_allowed(method: &str, path: &str, allow: &[&str]) -> Result<Response> {
+    let mut resp = error(&ApiError::method_not_allowed(method, path))?;
+    if !allow.is_empty() {
+        resp.headers_mut().set("allow", &allow.join(", "))?;
+    }
+    Ok(resp)
 }

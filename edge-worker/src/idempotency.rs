@@ -1,34 +1,29 @@
-//! `Idempotency-Key` on POSTs (API.md, Conventions): the first response is kept for
-//! 24 h and replayed byte for byte; the same key with another body is a 409; a twin
-//! arriving while the first is still running waits for its answer, so concurrent
-//! repeats make exactly one object. The claim is one `INSERT … ON CONFLICT DO
-//! NOTHING`: D1 (SQLite) serialises writes, so exactly one request wins it.
+//! `Idempotency-Key` on POSTs (API.md, Conventions). The record lives in the object
+//! that owns the objects the request changes, so the claim is one synchronous
+//! insert: exactly one of several concurrent repeats runs; the others wait for its
+//! answer and replay it byte for byte (status included, a 5xx too). A claim whose
+//! request never finished (the isolate died) is released after 60 s; records are
+//! purged after 24 h; a stored answer never holds a plaintext API key.
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shared::error::ApiError;
 use std::time::Duration;
-use worker::D1Database;
 
 use crate::http::{ApiResult, Reply};
+use crate::merchant::store::Store;
 
 pub const MAX_KEY_LEN: usize = 255;
 const TTL_SECONDS: i64 = 24 * 60 * 60;
+/// An unfinished claim older than this belongs to a request that died.
+const STALE_SECONDS: i64 = 60;
 /// How long a twin waits for the first request before giving up with a 409.
-const WAIT_STEPS: u32 = 100;
+const WAIT_STEPS: u32 = 300;
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
 pub enum Begin {
     /// This request owns the key: run it, then `finish`.
     Fresh,
     Replay(Reply),
-}
-
-#[derive(Deserialize)]
-struct Row {
-    request_hash: String,
-    status: Option<i64>,
-    body: Option<String>,
 }
 
 pub fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
@@ -51,48 +46,32 @@ pub fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn begin(
-    db: &D1Database,
-    scope: &str,
-    key: &str,
-    hash: &str,
-    now: i64,
-) -> ApiResult<Begin> {
+pub async fn begin(store: &Store, scope: &str, key: &str, hash: &str) -> ApiResult<Begin> {
     check_key(key)?;
-    db.prepare("DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND created < ?3")
-        .bind(&[
-            scope.into(),
-            key.into(),
-            ((now - TTL_SECONDS) as f64).into(),
-        ])?
-        .run()
-        .await?;
-    let claimed = db
-        .prepare(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, created) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (scope, key) DO NOTHING",
-        )
-        .bind(&[scope.into(), key.into(), hash.into(), (now as f64).into()])?
-        .run()
-        .await?
-        .meta()?
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if claimed == 1 {
+    if store.claim_idempotency(
+        scope,
+        key,
+        hash,
+        crate::ctx::now(),
+        TTL_SECONDS,
+        STALE_SECONDS,
+    )? {
         return Ok(Begin::Fresh);
     }
     for _ in 0..WAIT_STEPS {
-        let row = db
-            .prepare("SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ?1 AND key = ?2")
-            .bind(&[scope.into(), key.into()])?
-            .first::<Row>(None)
-            .await?;
-        let Some(row) = row else {
-            // The first request failed with a 5xx and released the key: a retry.
-            return Err(ApiError::idempotency(
-                "The first request with this Idempotency-Key failed; retry it.",
-            )
-            .into());
+        let Some(row) = store.idempotency_record(scope, key)? else {
+            // Released as stale while we waited: this request takes it over.
+            if store.claim_idempotency(
+                scope,
+                key,
+                hash,
+                crate::ctx::now(),
+                TTL_SECONDS,
+                STALE_SECONDS,
+            )? {
+                return Ok(Begin::Fresh);
+            }
+            continue;
         };
         if row.request_hash != hash {
             return Err(ApiError::idempotency(
@@ -106,33 +85,32 @@ pub async fn begin(
                 body,
             }));
         }
+        if crate::ctx::now() - row.created >= STALE_SECONDS
+            && store.claim_idempotency(
+                scope,
+                key,
+                hash,
+                crate::ctx::now(),
+                TTL_SECONDS,
+                STALE_SECONDS,
+            )?
+        {
+            return Ok(Begin::Fresh);
+        }
         worker::Delay::from(WAIT_STEP).await;
     }
     Err(ApiError::idempotency("A request with this Idempotency-Key is still in progress.").into())
 }
 
-/// Stores the answer for replays. A 5xx is not stored: the key is released so the
-/// caller's retry runs again (our provider calls carry their own idempotency keys,
-/// so the retry cannot charge twice).
-pub async fn finish(db: &D1Database, scope: &str, key: &str, reply: &Reply) -> ApiResult<()> {
-    if reply.status >= 500 {
-        db.prepare("DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2")
-            .bind(&[scope.into(), key.into()])?
-            .run()
-            .await?;
-    } else {
-        db.prepare(
-            "UPDATE idempotency_keys SET status = ?3, body = ?4 WHERE scope = ?1 AND key = ?2",
-        )
-        .bind(&[
-            scope.into(),
-            key.into(),
-            (reply.status as f64).into(),
-            reply.body.as_str().into(),
-        ])?
-        .run()
-        .await?;
-    }
+/// Stores the answer for replays, every status included: a repeat never runs again
+/// (Stripe's rule). API keys in it are stored masked.
+pub fn finish(store: &Store, scope: &str, key: &str, reply: &Reply) -> ApiResult<()> {
+    store.finish_idempotency(
+        scope,
+        key,
+        reply.status,
+        &shared::keys::mask_api_keys(&reply.body),
+    )?;
     Ok(())
 }
 

@@ -28,6 +28,8 @@ impl std::error::Error for UnknownName {}
 
 /// `as_str`, `ALL`, `FromStr` and `Display` from one list, so the wire names are
 /// written once (serde's `rename_all` must agree; a test checks it).
+#[macro_export]
+#[doc(hidden)]
 macro_rules! wire_names {
     ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl $ty {

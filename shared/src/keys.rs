@@ -4,6 +4,11 @@
 //!
 //! Pure: callers pass the random bytes in. Every random body is fixed-width base62,
 //! so it never contains `_` and the prefixes/separators stay unambiguous.
+//!
+//! Keys and the ids of a merchant's objects carry the merchant's id body in front of
+//! their random part, so the Worker finds the merchant's Durable Object without a
+//! lookup (DESIGN.md, "One writer per merchant"); whether the key is valid is still
+//! decided by its hash, which only that object holds.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -29,10 +34,12 @@ pub enum Mode {
 
 /// What an API key's shape says about it (not whether it exists: that is the
 /// lookup by [`key_lookup_hash`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ApiKeyInfo {
     pub kind: KeyKind,
     pub mode: Mode,
+    /// `acct_…`: the merchant the key claims to belong to.
+    pub merchant_id: String,
 }
 
 const KEY_RANDOM_LEN: usize = 24;
@@ -54,8 +61,8 @@ fn key_prefix(kind: KeyKind, mode: Mode) -> &'static str {
 }
 
 /// Classifies a presented key. Strict: the prefix plus exactly what
-/// [`generate_api_key`] can produce (33 base62 digits encoding at most 192 bits),
-/// so malformed tokens are refused before any lookup.
+/// [`generate_api_key`] can produce (the merchant's 22-digit id body, then 33 base62
+/// digits encoding at most 192 bits), so malformed tokens are refused before any lookup.
 pub fn parse_api_key(s: &str) -> Option<ApiKeyInfo> {
     let (kind, rest) = if let Some(rest) = s.strip_prefix("sk_") {
         (KeyKind::Secret, rest)
@@ -71,12 +78,65 @@ pub fn parse_api_key(s: &str) -> Option<ApiKeyInfo> {
     } else {
         return None;
     };
-    is_base62_body(body, KEY_RANDOM_LEN).then_some(ApiKeyInfo { kind, mode })
+    if body.len() != ID_BODY_LEN + KEY_BODY_LEN || !body.is_ascii() {
+        return None;
+    }
+    let (merchant, random) = body.split_at(ID_BODY_LEN);
+    (is_base62_body(merchant, ID_RANDOM_LEN) && is_base62_body(random, KEY_RANDOM_LEN)).then(|| {
+        ApiKeyInfo {
+            kind,
+            mode,
+            merchant_id: format!("acct_{merchant}"),
+        }
+    })
 }
 
-/// A new API key: its prefix plus the 24 random bytes (192 bits) in base62.
-pub fn generate_api_key(kind: KeyKind, mode: Mode, random: &[u8; 24]) -> Secret {
-    Secret::new(format!("{}{}", key_prefix(kind, mode), base62(random)))
+/// A new API key for `merchant_id` (`acct_…`): its prefix, the merchant's id body,
+/// and the 24 random bytes (192 bits) in base62.
+pub fn generate_api_key(kind: KeyKind, mode: Mode, merchant_id: &str, random: &[u8; 24]) -> Secret {
+    let merchant = id_body("acct", merchant_id).expect("a merchant id of new_id's shape");
+    Secret::new(format!(
+        "{}{merchant}{}",
+        key_prefix(kind, mode),
+        base62(random)
+    ))
+}
+
+/// `text` with every API key in it masked to its prefix and last four characters
+/// (`sk_test_…AbCd`): for answers that are stored (idempotent replays) or shown again.
+pub fn mask_api_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = ["sk_test_", "sk_live_", "pk_test_", "pk_live_"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..i]);
+        let candidate = &rest[i..];
+        let len = 8 + candidate[8..]
+            .bytes()
+            .take_while(u8::is_ascii_alphanumeric)
+            .count();
+        let key = &candidate[..len];
+        if key.starts_with("sk_") && parse_api_key(key).is_some() {
+            out.push_str(&key[..8]);
+            out.push('…');
+            out.push_str(&key[len - 4..]);
+        } else {
+            out.push_str(key);
+        }
+        rest = &candidate[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The body of an unscoped id of `prefix` (`acct_…` → the 22 digits after `acct_`).
+fn id_body<'a>(prefix: &str, id: &'a str) -> Option<&'a str> {
+    let prefix = prefix.strip_suffix('_').unwrap_or(prefix);
+    let body = id.strip_prefix(prefix)?.strip_prefix('_')?;
+    is_base62_body(body, ID_RANDOM_LEN).then_some(body)
 }
 
 /// What the database stores instead of a key: hex(HMAC-SHA256(pepper, key)).
@@ -106,13 +166,31 @@ pub fn new_id(prefix: &str, random: &[u8; 16]) -> String {
     format!("{prefix}_{}", base62(random))
 }
 
-/// Whether `s` has the exact shape [`new_id`] gives with this prefix (with or
-/// without its `_`). Lets handlers refuse malformed ids before a lookup.
-pub fn is_id(prefix: &str, s: &str) -> bool {
+/// An id of an object that lives in `merchant_id`'s Durable Object:
+/// `prefix` + `_` + the merchant's 22-digit id body + 22 random digits, so a request
+/// that names only the object (a CORS preflight) still reaches the right merchant.
+pub fn new_scoped_id(prefix: &str, merchant_id: &str, random: &[u8; 16]) -> String {
     let prefix = prefix.strip_suffix('_').unwrap_or(prefix);
-    s.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('_'))
-        .is_some_and(|body| is_base62_body(body, ID_RANDOM_LEN))
+    let merchant = id_body("acct", merchant_id).expect("a merchant id of new_id's shape");
+    format!("{prefix}_{merchant}{}", base62(random))
+}
+
+/// The merchant (`acct_…`) a scoped id of [`new_scoped_id`]'s shape belongs to.
+pub fn scoped_id_merchant(prefix: &str, id: &str) -> Option<String> {
+    let prefix = prefix.strip_suffix('_').unwrap_or(prefix);
+    let body = id.strip_prefix(prefix)?.strip_prefix('_')?;
+    if body.len() != 2 * ID_BODY_LEN || !body.is_ascii() {
+        return None;
+    }
+    let (merchant, random) = body.split_at(ID_BODY_LEN);
+    (is_base62_body(merchant, ID_RANDOM_LEN) && is_base62_body(random, ID_RANDOM_LEN))
+        .then(|| format!("acct_{merchant}"))
+}
+
+/// Whether `s` has the exact shape [`new_id`] or [`new_scoped_id`] gives with this
+/// prefix (with or without its `_`). Lets handlers refuse malformed ids before a lookup.
+pub fn is_id(prefix: &str, s: &str) -> bool {
+    id_body(prefix, s).is_some() || scoped_id_merchant(prefix, s).is_some()
 }
 
 /// An intent's client secret: `{intent_id}_secret_{33 base62 digits}`. Only ASCII
@@ -199,6 +277,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn merchant() -> String {
+        new_id("acct_", &[0x5a; 16])
+    }
+
     const R24: [u8; 24] = [
         0x3a, 0x91, 0x07, 0xff, 0x10, 0x22, 0x5e, 0xc4, 0x00, 0x01, 0x80, 0x7f, 0x42, 0x13, 0x99,
         0xab, 0xcd, 0xef, 0x55, 0x66, 0x77, 0x88, 0x99, 0x0a,
@@ -234,24 +316,32 @@ mod tests {
             (KeyKind::Publishable, Mode::Test, "pk_test_"),
             (KeyKind::Publishable, Mode::Live, "pk_live_"),
         ] {
-            let key = generate_api_key(kind, mode, &R24);
+            let key = generate_api_key(kind, mode, &merchant(), &R24);
             let s = key.expose();
             assert!(s.starts_with(prefix));
-            assert_eq!(s.len(), prefix.len() + KEY_BODY_LEN);
+            assert_eq!(s.len(), prefix.len() + ID_BODY_LEN + KEY_BODY_LEN);
             assert!(s[prefix.len()..].bytes().all(|b| b.is_ascii_alphanumeric()));
-            assert_eq!(parse_api_key(s), Some(ApiKeyInfo { kind, mode }));
+            assert_eq!(
+                parse_api_key(s),
+                Some(ApiKeyInfo {
+                    kind,
+                    mode,
+                    merchant_id: merchant()
+                })
+            );
         }
         assert_ne!(
-            generate_api_key(KeyKind::Secret, Mode::Test, &R24).expose(),
-            generate_api_key(KeyKind::Secret, Mode::Test, &[0; 24]).expose()
+            generate_api_key(KeyKind::Secret, Mode::Test, &merchant(), &R24).expose(),
+            generate_api_key(KeyKind::Secret, Mode::Test, &merchant(), &[0; 24]).expose()
         );
     }
 
     #[test]
     fn parse_api_key_is_strict() {
-        let good = generate_api_key(KeyKind::Secret, Mode::Live, &R24);
+        let good = generate_api_key(KeyKind::Secret, Mode::Live, &merchant(), &R24);
         let good = good.expose();
         let body = &good[8..];
+        let (merchant_part, random_part) = body.split_at(ID_BODY_LEN);
         for bad in [
             "",
             "sk_live_",
@@ -266,6 +356,10 @@ mod tests {
             &format!(" {good}"),
             &format!("{good}\n"),
             &format!("sk_live_{}", "z".repeat(KEY_BODY_LEN)),
+            &format!("sk_live_{random_part}"),
+            &format!("sk_live_{merchant_part}"),
+            &format!("sk_live_{}{random_part}", "z".repeat(ID_BODY_LEN)),
+            &format!("sk_live_{merchant_part}{}", "z".repeat(KEY_BODY_LEN)),
             &format!("sk_live_{}é", &body[2..]),
         ] {
             assert_eq!(parse_api_key(bad), None, "{bad:?}");
@@ -279,7 +373,7 @@ mod tests {
             key_lookup_hash(b"Jefe", "what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        let key = generate_api_key(KeyKind::Secret, Mode::Test, &R24);
+        let key = generate_api_key(KeyKind::Secret, Mode::Test, &merchant(), &R24);
         let h = key_lookup_hash(b"pepper", key.expose());
         assert_eq!(h.len(), 64);
         assert!(h
@@ -315,6 +409,47 @@ mod tests {
         assert!(!is_id("pi_", &id[..id.len() - 1]));
         assert!(!is_id("pi_", &format!("pi__{}", &id[4..])));
         assert_ne!(new_id("pi_", &[0; 16]), new_id("pi_", &[1; 16]));
+    }
+
+    #[test]
+    fn secret_keys_are_masked_in_stored_text() {
+        let sk = generate_api_key(KeyKind::Secret, Mode::Test, &merchant(), &R24);
+        let pk = generate_api_key(KeyKind::Publishable, Mode::Test, &merchant(), &R24);
+        let body = format!(
+            r#"{{"secret_key":"{}","publishable_key":"{}"}}"#,
+            sk.expose(),
+            pk.expose()
+        );
+        let masked = mask_api_keys(&body);
+        assert!(!masked.contains(sk.expose()), "{masked}");
+        let last4 = &sk.expose()[sk.expose().len() - 4..];
+        assert!(masked.contains(&format!("sk_test_…{last4}")), "{masked}");
+        // Publishable keys are not secret; text without keys is unchanged.
+        assert!(masked.contains(pk.expose()));
+        assert_eq!(mask_api_keys("sk_test_ and pi_1"), "sk_test_ and pi_1");
+    }
+
+    #[test]
+    fn keys_and_scoped_ids_name_their_merchant() {
+        let m = merchant();
+        let other = new_id("acct_", &[1; 16]);
+        let key = generate_api_key(KeyKind::Secret, Mode::Test, &m, &R24);
+        assert_eq!(parse_api_key(key.expose()).unwrap().merchant_id, m);
+        let pi = new_scoped_id("pi_", &m, &[9; 16]);
+        assert!(pi.starts_with("pi_"));
+        assert_eq!(pi.len(), 3 + 2 * ID_BODY_LEN);
+        assert!(is_id("pi_", &pi));
+        assert!(!is_id("re_", &pi));
+        assert_eq!(scoped_id_merchant("pi_", &pi), Some(m.clone()));
+        assert_ne!(
+            scoped_id_merchant("pi_", &new_scoped_id("pi", &other, &[9; 16])),
+            Some(m)
+        );
+        // An unscoped id names no merchant; a truncated scoped one is no id at all.
+        assert_eq!(scoped_id_merchant("pi_", &new_id("pi_", &[9; 16])), None);
+        assert!(!is_id("pi_", &pi[..pi.len() - 1]));
+        let cs = client_secret(&pi, &R24);
+        assert_eq!(client_secret_intent_id(&cs), Some(pi.as_str()));
     }
 
     #[test]
@@ -354,8 +489,8 @@ mod tests {
     proptest! {
         #[test]
         fn generated_keys_parse_back((kind, mode) in kind_and_mode(), random in any::<[u8; 24]>()) {
-            let key = generate_api_key(kind, mode, &random);
-            prop_assert_eq!(parse_api_key(key.expose()), Some(ApiKeyInfo { kind, mode }));
+            let key = generate_api_key(kind, mode, &merchant(), &random);
+            prop_assert_eq!(parse_api_key(key.expose()), Some(ApiKeyInfo { kind, mode, merchant_id: merchant() }));
         }
 
         #[test]
@@ -373,7 +508,7 @@ mod tests {
             ],
             append in any::<bool>(),
         ) {
-            let key = generate_api_key(kind, mode, &random);
+            let key = generate_api_key(kind, mode, &merchant(), &random);
             let key = key.expose();
             let mutated = if append {
                 format!("{key}{c}")

@@ -15,6 +15,8 @@ pub mod cashcloud;
 pub mod fees;
 /// The payment-intent state machine and the checks on capture, cancel, refund.
 pub mod intent;
+/// The append-only ledger's arithmetic: an intent's amounts as sums of its entries.
+pub mod ledger;
 /// Currencies and non-negative amounts.
 pub mod money;
 pub mod stripe;

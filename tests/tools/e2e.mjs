@@ -23,7 +23,10 @@ const stack = await startStack({
 let status = 1;
 try {
   const dir = path.join(ROOT, 'tests/e2e');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(dir, f));
+  // E2E_FILES=stripe,merchants runs only those files (for a quick loop while working).
+  const only = process.env.E2E_FILES?.split(',');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.test.mjs'))
+    .filter((f) => !only || only.includes(f.replace('.test.mjs', ''))).sort().map((f) => path.join(dir, f));
   const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {
     stdio: 'inherit',
     env: {

@@ -1,7 +1,7 @@
 // Starts the local stack — localstripe and the Worker in `wrangler dev` (workerd, local
-// D1) — on given ports, and stops it again. Used by `make dev` and by the test runner,
+// Durable Objects) — on given ports, and stops it again. Used by `make dev` and by the test runner,
 // which picks other ports and a throw-away state directory so both can run at once.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,7 +64,7 @@ function kill(c) {
  * @param {number} [o.stripeProxyPort] the recording proxy in front of localstripe (default stripePort + 2)
  * @param {number} [o.cashcloudPort] the Cashcloud stand-in (default stripePort + 3)
  * @param {number} [o.worldpayPort] the Worldpay stand-in (default stripePort + 4)
- * @param {string} o.stateDir     wrangler's --persist-to (D1 and friends)
+ * @param {string} o.stateDir     wrangler's --persist-to (the Durable Objects' SQLite files)
  * @param {object} [o.vars]       extra Worker vars (override wrangler.toml and .dev.vars)
  * @param {(line: string) => void} [o.log]
  * @param {string} [o.logFile]     every line the processes print, appended here
@@ -107,9 +107,6 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
     if (stripeState) lsArgs.push(stripeState);
     children.push(child('localstripe', py, lsArgs, {}, log, logFile));
 
-    execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir],
-      { cwd: ROOT, env: ENV, stdio: log ? 'inherit' : 'pipe' });
-
     const allVars = {
       STRIPE_API_BASE: stripeProxyUrl,
       STRIPE_JS_URL: stripeJsUrl,
@@ -121,7 +118,7 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
       ...vars,
     };
     const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
-      '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(port + 10000)];
+      '--show-interactive-dev-session=false', '--inspector-port', String(port + 10000)];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
     const worker = child('worker', WRANGLER, args, {}, log, logFile);
     children.push(worker);

@@ -1,21 +1,20 @@
 //! `/v1/merchants/me/providers…`: merchants hand over their provider credentials.
 //! They are sealed (AES-256-GCM, merchant id and provider as associated data)
-//! before they touch D1, and only ever read back masked.
+//! before they are stored in the merchant's object, and only ever read back masked.
 
 use std::str::FromStr;
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
-use serde::Deserialize;
 use shared::accounts::ProviderAccount;
 use shared::error::ApiError;
 use shared::intent::Provider;
 use shared::secrets::provider_aad;
 use worker::{Request, Response, Result, RouteContext};
 
-use crate::auth::Need;
-use crate::call::{serve, Call};
+use crate::call::{serve, Call, Need};
 use crate::ctx::{random, Ctx};
 use crate::http::{decode_error, ApiResult, Fail, Reply};
+use crate::merchant::Object;
 
 fn provider_param(call: &Call) -> ApiResult<Provider> {
     Provider::from_str(call.param("provider")).map_err(|_| {
@@ -29,7 +28,7 @@ fn provider_param(call: &Call) -> ApiResult<Provider> {
     })
 }
 
-pub async fn put(req: Request, rc: RouteContext<()>) -> Result<Response> {
+pub async fn put(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, put_account).await
 }
 
@@ -46,46 +45,24 @@ async fn put_account(call: Call) -> ApiResult<Reply> {
         account.sealed_document().expose().as_bytes(),
     );
     let masked = account.masked();
-    ctx.db
-        .prepare(
-            "INSERT INTO provider_accounts (merchant_id, provider, sealed, masked, livemode, updated) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (merchant_id, provider) DO UPDATE SET \
-             sealed = excluded.sealed, masked = excluded.masked, livemode = excluded.livemode, updated = excluded.updated",
-        )
-        .bind(&[
-            m.id.as_str().into(),
-            provider.as_str().into(),
-            B64.encode(sealed).into(),
-            masked.to_string().into(),
-            (m.livemode as f64).into(),
-            (ctx.now as f64).into(),
-        ])?
-        .run()
-        .await?;
+    ctx.store.put_account(
+        provider,
+        &B64.encode(sealed),
+        &masked.to_string(),
+        m.livemode,
+        ctx.now,
+    )?;
     Reply::json(200, &masked)
 }
 
-#[derive(Deserialize)]
-struct MaskedRow {
-    masked: String,
-}
-
-pub async fn list(req: Request, rc: RouteContext<()>) -> Result<Response> {
+pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
-        let m = call.merchant()?;
-        let rows = call
+        let data: Vec<serde_json::Value> = call
             .ctx
-            .db
-            .prepare(
-                "SELECT masked FROM provider_accounts WHERE merchant_id = ?1 ORDER BY provider",
-            )
-            .bind(&[m.id.as_str().into()])?
-            .all()
-            .await?
-            .results::<MaskedRow>()?;
-        let data: Vec<serde_json::Value> = rows
+            .store
+            .masked_accounts()?
             .iter()
-            .filter_map(|r| serde_json::from_str(&r.masked).ok())
+            .filter_map(|m| serde_json::from_str(m).ok())
             .collect();
         Reply::json(
             200,
@@ -95,21 +72,12 @@ pub async fn list(req: Request, rc: RouteContext<()>) -> Result<Response> {
     .await
 }
 
-pub async fn delete(req: Request, rc: RouteContext<()>) -> Result<Response> {
+pub async fn delete(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
         let provider = provider_param(&call)?;
-        let m = call.merchant()?;
-        let gone = call
-            .ctx
-            .db
-            .prepare("DELETE FROM provider_accounts WHERE merchant_id = ?1 AND provider = ?2")
-            .bind(&[m.id.as_str().into(), provider.as_str().into()])?
-            .run()
-            .await?
-            .meta()?
-            .and_then(|x| x.changes)
-            .unwrap_or(0);
-        if gone == 0 {
+        call.merchant()?;
+        let gone = call.ctx.store.delete_account(provider)?;
+        if !gone {
             return Err(ApiError::not_found("provider account").into());
         }
         Reply::json(
@@ -121,29 +89,21 @@ pub async fn delete(req: Request, rc: RouteContext<()>) -> Result<Response> {
 }
 
 /// Opens a merchant's credentials for one provider call. `None`: not configured.
-pub async fn load(
+pub fn load(
     ctx: &Ctx,
     merchant_id: &str,
     provider: Provider,
 ) -> ApiResult<Option<ProviderAccount>> {
-    #[derive(Deserialize)]
-    struct Row {
-        sealed: String,
-    }
-    let row = ctx
-        .db
-        .prepare("SELECT sealed FROM provider_accounts WHERE merchant_id = ?1 AND provider = ?2")
-        .bind(&[merchant_id.into(), provider.as_str().into()])?
-        .first::<Row>(None)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(sealed) = ctx.store.sealed_account(provider)? else {
+        return Ok(None);
+    };
     let internal = |what: &str| {
         Fail::Internal(worker::Error::RustError(format!(
             "sealed {what} for {merchant_id}/{}",
             provider.as_str()
         )))
     };
-    let sealed = B64.decode(row.sealed).map_err(|_| internal("encoding"))?;
+    let sealed = B64.decode(sealed).map_err(|_| internal("encoding"))?;
     let plain = ctx
         .keyring()?
         .open(&sealed, &provider_aad(merchant_id, provider.as_str()))

@@ -1,0 +1,102 @@
+//! The Durable Objects: one per merchant (its money: intents, refunds, ledger,
+//! idempotency records, provider events) and one for the platform (the admin's
+//! registry of merchants). Each is the only writer of its data; `store` holds every
+//! SQL statement.
+
+pub mod store;
+
+use std::rc::Rc;
+
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, Storage};
+
+use crate::ctx::Ctx;
+
+/// What a route handler inside an object gets as its router data.
+pub struct Object {
+    pub state: Rc<State>,
+}
+
+impl Object {
+    pub fn storage(&self) -> Storage {
+        self.state.storage()
+    }
+}
+
+#[durable_object]
+pub struct MerchantObject {
+    state: Rc<State>,
+    env: Env,
+}
+
+impl DurableObject for MerchantObject {
+    fn new(state: State, env: Env) -> Self {
+        if let Err(e) = store::Store::new(state.storage().sql()).migrate() {
+            worker::console_error!("merchant object schema: {e}");
+        }
+        Self {
+            state: Rc::new(state),
+            env,
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let (method, path) = (req.method().to_string(), req.path());
+        let data = Object {
+            state: self.state.clone(),
+        };
+        let resp = crate::merchant_router(data)
+            .run(req, self.env.clone())
+            .await;
+        crate::http::finish(resp, &method, &path)
+    }
+
+    /// Resolves what was left open: provider calls whose answer never came, wallet
+    /// requests past their expiry, refunds the provider has not settled yet.
+    async fn alarm(&self) -> Result<Response> {
+        let ctx = Ctx::new(self.state.storage(), self.env.clone());
+        if let Err(e) = crate::providers::resolve_open(&ctx).await {
+            let e = e.into_api("ALARM", "resolve_open");
+            worker::console_error!("alarm: {}", e.code);
+        }
+        Response::ok("")
+    }
+}
+
+#[durable_object]
+pub struct PlatformObject {
+    state: Rc<State>,
+    env: Env,
+}
+
+impl DurableObject for PlatformObject {
+    fn new(state: State, env: Env) -> Self {
+        if let Err(e) = store::Store::new(state.storage().sql()).migrate() {
+            worker::console_error!("platform object schema: {e}");
+        }
+        Self {
+            state: Rc::new(state),
+            env,
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let (method, path) = (req.method().to_string(), req.path());
+        let data = Object {
+            state: self.state.clone(),
+        };
+        let resp = crate::platform_router(data)
+            .run(req, self.env.clone())
+            .await;
+        crate::http::finish(resp, &method, &path)
+    }
+}
+
+/// The merchant's object: named by the merchant id, so any request that names the
+/// merchant (in its key, an object id or a callback path) reaches it in one hop.
+pub fn merchant_stub(env: &Env, merchant_id: &str) -> Result<worker::Stub> {
+    env.durable_object("MERCHANT")?.get_by_name(merchant_id)
+}
+
+pub fn platform_stub(env: &Env) -> Result<worker::Stub> {
+    env.durable_object("PLATFORM")?.get_by_name("platform")
+}

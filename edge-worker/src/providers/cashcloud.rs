@@ -1,0 +1,392 @@
+//! Cashcloud, as the Worker executes it: `shared::cashcloud` describes every request,
+//! reads every reply and verifies callbacks; this module gets tokens, sends, stores.
+
+use shared::accounts::{CashcloudAccount, ProviderAccount};
+use shared::api::NewPaymentIntent;
+use shared::cashcloud::auth::{device_id, Auth};
+use shared::cashcloud::events::{
+    self as cc_events, refund_outcome, transaction_events, RefundOutcome,
+};
+use shared::cashcloud::wire::{self, CashcloudError, Transaction};
+use shared::cashcloud::{check_intent, requests, BuildError, HttpRequest};
+use shared::error::ApiError;
+use shared::fees::LimitError;
+use shared::intent::{IntentEvent, Provider, ProviderEvent};
+use shared::money::{Currency, Money};
+
+use super::{held_at_provider, ConfirmBody, Outcome};
+use crate::ctx::Ctx;
+use crate::http::{ApiResult, Fail};
+use crate::merchant::store::{Intent, RefundRow};
+use crate::outbound::{self, Answer};
+
+/// How long a wallet user has to approve a money request.
+pub const REQUEST_EXPIRATION_SECONDS: u32 = 300;
+
+pub struct CashcloudSetup {
+    pub account: CashcloudAccount,
+    base: String,
+}
+
+pub fn build<T>(r: Result<T, BuildError>) -> ApiResult<T> {
+    r.map_err(|e| Fail::Api(e.to_api_error()))
+}
+
+impl CashcloudSetup {
+    pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<CashcloudSetup> {
+        let Some(ProviderAccount::Cashcloud(account)) =
+            crate::routes::providers::load(ctx, merchant_id, Provider::Cashcloud)?
+        else {
+            return Err(ApiError::invalid_request(
+                "provider_not_configured",
+                "Cashcloud is not set up for this merchant.",
+            )
+            .into());
+        };
+        Ok(CashcloudSetup {
+            account,
+            base: ctx.env.var("CASHCLOUD_API_BASE")?.to_string(),
+        })
+    }
+
+    pub async fn send(&self, req: &HttpRequest) -> ApiResult<Result<Vec<u8>, CashcloudError>> {
+        let answer = outbound::send_described(&self.base, req).await?;
+        Ok(match answer {
+            Answer::Unreachable => Err(CashcloudError::Unavailable { status: 0 }),
+            Answer::Http { status, body } if (200..300).contains(&status) => Ok(body.into_bytes()),
+            Answer::Http { status, body } => Err(wire::parse_error(status, body.as_bytes())),
+        })
+    }
+
+    /// A fresh token: Cashcloud has no API key; each token is made from a new salt.
+    pub async fn auth(&self) -> ApiResult<Auth> {
+        let req = requests::salt(&self.account.username, device_id(&self.account));
+        match self.send(&req).await? {
+            Ok(body) => {
+                let salt = wire::parse_salt(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+                Ok(Auth::for_account(&self.account, &salt))
+            }
+            Err(e) => Err(e.to_api_error().into()),
+        }
+    }
+
+    /// Sends an authenticated request; a refused token is renewed once.
+    pub async fn call(
+        &self,
+        make: impl Fn(&Auth) -> Result<HttpRequest, BuildError>,
+    ) -> ApiResult<Vec<u8>> {
+        let mut auth = self.auth().await?;
+        for first in [true, false] {
+            match self.send(&build(make(&auth))?).await? {
+                Ok(body) => return Ok(body),
+                Err(e) if first && e.needs_new_token() => auth = self.auth().await?,
+                Err(e) => return Err(e.to_api_error().into()),
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    /// `GET transactions?hash=`: Cashcloud's own word on a transaction. Callbacks are
+    /// only ever a prompt to ask this.
+    pub async fn transaction(&self, hash: &str) -> ApiResult<Transaction> {
+        let body = self.call(|a| requests::transaction(a, hash)).await?;
+        wire::parse_transaction(&body, hash).map_err(|e| Fail::Api(e.to_api_error()))
+    }
+
+    /// The EUR equivalent of an amount in another currency, for the refusal message.
+    pub async fn eur_quote(&self, amount: &Money) -> ApiResult<Money> {
+        let body = self
+            .call(|a| Ok(requests::currency_rate(a, amount)))
+            .await?;
+        wire::parse_currency_rate(&body).map_err(|e| Fail::Api(e.to_api_error()))
+    }
+}
+
+/// The UTC date of `now`, for the daily transaction count.
+pub fn day(now: i64) -> String {
+    chrono::DateTime::from_timestamp(now, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Cashcloud has no reserve-then-capture: money moves when the wallet user approves.
+pub fn nothing_to_capture() -> Fail {
+    Fail::Api(ApiError::invalid_request(
+        "intent_unexpected_state",
+        "Cashcloud payments are complete once the wallet user approves them: there is nothing to capture.",
+    ))
+}
+
+/// EUR only (another currency is refused with the EUR equivalent quoted), within the
+/// plan's per-transaction limits, no reserve-then-capture. The daily count is checked
+/// early here; the binding claim of a slot is at confirm.
+pub async fn check_new_intent(
+    ctx: &Ctx,
+    merchant_id: &str,
+    new: &NewPaymentIntent,
+) -> ApiResult<()> {
+    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    if new.amount.currency() != Currency::EUR {
+        let quote = setup.eur_quote(&new.amount).await?;
+        return Err(LimitError::CurrencyNotSupported {
+            currency: new.amount.currency(),
+            eur_equivalent: None,
+        }
+        .with_eur_equivalent(quote)
+        .to_api_error()
+        .into());
+    }
+    let today = ctx.store.daily_count(&day(ctx.now))?;
+    check_intent(
+        setup.account.plan,
+        &new.amount,
+        new.capture_method,
+        today as u32,
+    )?;
+    Ok(())
+}
+
+pub fn check_confirm(body: &ConfirmBody) -> ApiResult<&str> {
+    body.cashcloud_username
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty() && u.len() <= 254 && !u.chars().any(char::is_control))
+        .ok_or_else(|| {
+            Fail::Api(
+                ApiError::invalid_request(
+                    "parameter_missing",
+                    "Enter the username of your Cashcloud wallet.",
+                )
+                .with_param("cashcloud_username"),
+            )
+        })
+}
+
+/// A money request to the customer's wallet. A Corporate-plan slot of the day is
+/// claimed in the same step as the check; a request that certainly never reached
+/// Cashcloud gives it back. A request whose answer was lost keeps it: it may exist.
+pub async fn confirm(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    _attempt: i64,
+    body: &ConfirmBody,
+    origin: &str,
+) -> ApiResult<Outcome<Intent>> {
+    let username = check_confirm(body)?;
+    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let state = intent.state()?;
+    check_intent(setup.account.plan, &state.amount, state.capture_method, 0)?;
+    let today = day(ctx.now);
+    let slot = match setup.account.plan.daily_limit() {
+        Some(limit) => {
+            if !ctx.store.claim_daily_slot(&today, i64::from(limit))? {
+                return Err(LimitError::DailyCountExceeded { limit }
+                    .to_api_error()
+                    .into());
+            }
+            true
+        }
+        None => false,
+    };
+    let callback_url = format!("{origin}/v1/webhooks/cashcloud/{merchant_id}");
+    if let Err(e) = setup
+        .call(|a| requests::settings(a, &callback_url, REQUEST_EXPIRATION_SECONDS))
+        .await
+    {
+        // Nothing was requested yet: the slot is free again.
+        if slot {
+            ctx.store.release_daily_slot(&today)?;
+        }
+        return Err(e);
+    }
+    let amount = state.amount;
+    let remark = intent
+        .row
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("Payment {}", intent.id()));
+    let req = build(requests::money_request(
+        &setup.auth().await?,
+        username,
+        &amount,
+        &remark,
+        intent.id(),
+        intent.row.order_reference.as_deref(),
+    ))?;
+    let hash = match setup.send(&req).await? {
+        Ok(body) => wire::parse_request_reply(&body).map_err(|e| Fail::Api(e.to_api_error()))?,
+        Err(e) if unknown(&e) => {
+            // The wallet may have the request: keep the slot and the intent open
+            // until its expiry; never send a second request for this attempt.
+            ctx.store.set_expiry(
+                intent.id(),
+                cc_events::expires_at(ctx.now, REQUEST_EXPIRATION_SECONDS),
+            )?;
+            return Ok(Outcome::Unknown);
+        }
+        Err(e) => {
+            if slot {
+                ctx.store.release_daily_slot(&today)?;
+            }
+            return Err(e.to_api_error().into());
+        }
+    };
+    let next = cc_events::await_wallet_approval(ctx.now, REQUEST_EXPIRATION_SECONDS);
+    ctx.store.set_reference(intent.id(), &hash)?;
+    ctx.store.set_expiry(
+        intent.id(),
+        cc_events::expires_at(ctx.now, REQUEST_EXPIRATION_SECONDS),
+    )?;
+    ctx.store.set_next_action(intent.id(), Some(&next))?;
+    ctx.wake_at(cc_events::expires_at(ctx.now, REQUEST_EXPIRATION_SECONDS) + GRACE_SECONDS)
+        .await?;
+    let ev = ProviderEvent {
+        at: ctx.now,
+        event: IntentEvent::Processing,
+    };
+    Ok(Outcome::Done(
+        ctx.store.apply_events(intent.id(), &[ev], ctx.now)?.0,
+    ))
+}
+
+/// No answer, or Cashcloud down: the request may or may not have been taken.
+fn unknown(e: &CashcloudError) -> bool {
+    matches!(e, CashcloudError::Unavailable { .. })
+}
+
+/// A request is given this long past its expiry for a late answer.
+const GRACE_SECONDS: i64 = 60;
+
+/// Reads the money request's state at Cashcloud and applies it; settles the
+/// intent's refunds that still wait for the wallet user. A declined or expired
+/// request gives its day's slot back.
+pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Outcome<Intent>> {
+    let Some(hash) = intent.row.provider_reference.clone() else {
+        // The request's answer was lost, so we know no hash to ask about. Cashcloud
+        // expires an unapproved request by itself; past that (and a grace) nothing
+        // can be paid any more.
+        let expired = intent
+            .row
+            .expires_at
+            .is_some_and(|t| ctx.now > t + GRACE_SECONDS);
+        if !expired {
+            return Ok(Outcome::Unknown);
+        }
+        let ev = ProviderEvent {
+            at: ctx.now,
+            event: IntentEvent::Failed {
+                reason: "The payment request expired before it was approved.".to_owned(),
+            },
+        };
+        return Ok(Outcome::Done(
+            ctx.store.apply_events(intent.id(), &[ev], ctx.now)?.0,
+        ));
+    };
+    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let tx = match setup.transaction(&hash).await {
+        Ok(tx) => tx,
+        Err(Fail::Api(e)) if e.status >= 500 => return Ok(Outcome::Unknown),
+        Err(e) => return Err(e),
+    };
+    let evs = transaction_events(&tx, &intent.state()?, ctx.now).map_err(|e| {
+        Fail::Internal(worker::Error::RustError(format!(
+            "cashcloud {}: {e:?}",
+            intent.id()
+        )))
+    })?;
+    let was_open = intent.status()? == shared::intent::IntentStatus::Processing;
+    let (after, _) = ctx.store.apply_events(intent.id(), &evs, ctx.now)?;
+    if was_open && after.status()? == shared::intent::IntentStatus::RequiresPaymentMethod {
+        // Declined or expired: that request took no money, so it takes no slot.
+        if setup.account.plan.daily_limit().is_some() {
+            ctx.store.release_daily_slot(&day(intent
+                .row
+                .created
+                .max(ctx.now - 86_400)
+                .min(ctx.now)))?;
+        }
+    }
+    settle_pending_refunds(ctx, &setup, &after).await?;
+    Ok(Outcome::Done(ctx.store.intent(intent.id())?))
+}
+
+/// A Cashcloud refund is itself a request the wallet user accepts: each pending one
+/// is read back and settled.
+pub async fn settle_pending_refunds(
+    ctx: &Ctx,
+    setup: &CashcloudSetup,
+    intent: &Intent,
+) -> ApiResult<()> {
+    for r in ctx.store.pending_refunds(intent.id())? {
+        let Some(hash) = r.provider_reference else {
+            continue;
+        };
+        let tx = setup.transaction(&hash).await?;
+        match refund_outcome(tx.state) {
+            RefundOutcome::Pending => {}
+            RefundOutcome::Succeeded => {
+                ctx.store.settle_refund(&r.id, true, ctx.now)?;
+            }
+            RefundOutcome::Failed(_) => {
+                ctx.store.settle_refund(&r.id, false, ctx.now)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A declined or expired request holds nothing at Cashcloud; one still waiting for
+/// the wallet user cannot be withdrawn through the API, so it is not canceled.
+pub async fn cancel(ctx: &Ctx, _merchant_id: &str, intent: &Intent) -> ApiResult<Intent> {
+    let ev = ProviderEvent {
+        at: ctx.now,
+        event: IntentEvent::Canceled,
+    };
+    Ok(ctx.store.apply_events(intent.id(), &[ev], ctx.now)?.0)
+}
+
+/// Sends a refund request; it stays pending until the wallet user accepts it.
+pub async fn refund(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    refund: &RefundRow,
+    amount: Money,
+) -> ApiResult<Outcome<()>> {
+    if refund.provider_reference.is_some() {
+        // Already at Cashcloud: only its outcome is left to learn.
+        return Ok(Outcome::Unknown);
+    }
+    let hash = held_at_provider(intent)?;
+    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let req = build(requests::refund(&setup.auth().await?, &hash, &amount))?;
+    match setup.send(&req).await? {
+        Ok(body) => {
+            let reference =
+                wire::parse_refund_reply(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+            if let Some(r) = reference {
+                ctx.store.set_refund_reference(&refund.id, &r)?;
+            }
+            Ok(Outcome::Unknown)
+        }
+        // Cashcloud has no idempotency key: a lost answer is never sent again; the
+        // refund stays pending for a person to check.
+        Err(e) if unknown(&e) => Ok(Outcome::Unknown),
+        Err(e) => Err(e.to_api_error().into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day;
+
+    #[test]
+    fn days_are_utc_calendar_dates() {
+        assert_eq!(day(0), "1970-01-01");
+        assert_eq!(day(1_700_000_000), "2023-11-14");
+        assert_eq!(day(951_782_400), "2000-02-29");
+        assert_eq!(day(1_798_761_599), "2026-12-31");
+        assert_eq!(day(1_798_761_600), "2027-01-01");
+    }
+}

@@ -1,0 +1,414 @@
+//! Stripe: `shared::stripe` describes every request and reads every answer; this
+//! module loads the keys, sends, and hands outcomes to the merchant's object.
+
+use shared::accounts::{ProviderAccount, StripeAccount, StripeMode};
+use shared::api::{NewPaymentIntent, ProviderSetup};
+use shared::error::ApiError;
+use shared::intent::{IntentEvent, Provider, ProviderEvent};
+use shared::money::Money;
+use shared::secrets::Secret;
+use shared::stripe::events::{self, to_events};
+use shared::stripe::requests::{self, Charge, Destination};
+use shared::stripe::wire::{
+    self, error_to_api_error, StripeError, StripeIntentStatus as S, StripePaymentIntent,
+};
+use shared::stripe::{Auth, HttpRequest};
+
+use super::{check_return_url, held_at_provider, ConfirmBody, Outcome};
+use crate::ctx::Ctx;
+use crate::http::{ApiResult, Fail};
+use crate::merchant::store::{Intent, Merchant, RefundRow};
+use crate::outbound::{self, Answer};
+
+/// A merchant's Stripe set-up, opened for the length of one request.
+pub struct StripeSetup {
+    pub account: StripeAccount,
+    platform_key: Secret,
+    base: String,
+}
+
+/// What one call to Stripe gave.
+enum Reply {
+    Ok(Vec<u8>),
+    /// Stripe's final word: a 4xx with its error (a decline is an outcome).
+    Refused(u16, StripeError),
+    /// No answer, or a 5xx/429: it may or may not have happened.
+    Unknown,
+}
+
+fn build<T>(r: Result<T, shared::stripe::BuildError>) -> ApiResult<T> {
+    r.map_err(|e| Fail::Api(e.to_api_error()))
+}
+
+impl StripeSetup {
+    pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<StripeSetup> {
+        let Some(ProviderAccount::Stripe(account)) =
+            crate::routes::providers::load(ctx, merchant_id, Provider::Stripe)?
+        else {
+            return Err(ApiError::invalid_request(
+                "provider_not_configured",
+                "Stripe is not set up for this merchant.",
+            )
+            .into());
+        };
+        Ok(StripeSetup {
+            account,
+            // Only connect mode uses it; a direct-mode deployment need not set it.
+            platform_key: Secret::new(
+                ctx.env
+                    .secret("STRIPE_PLATFORM_SECRET_KEY")
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+            ),
+            base: ctx.env.var("STRIPE_API_BASE")?.to_string(),
+        })
+    }
+
+    fn auth(&self) -> Auth<'_> {
+        Auth::for_account(&self.account, &self.platform_key)
+    }
+
+    async fn send(&self, req: HttpRequest) -> ApiResult<Reply> {
+        Ok(match outbound::send_described(&self.base, &req).await? {
+            Answer::Unreachable => Reply::Unknown,
+            Answer::Http { status, body } if (200..300).contains(&status) => {
+                Reply::Ok(body.into_bytes())
+            }
+            Answer::Http { status, .. } if status >= 500 || status == 429 => Reply::Unknown,
+            Answer::Http { status, body } => {
+                let err =
+                    wire::parse_error(body.as_bytes()).map_err(|e| Fail::Api(e.to_api_error()))?;
+                Reply::Refused(status, err)
+            }
+        })
+    }
+
+    /// Sends a request whose answer is a PaymentIntent.
+    async fn intent(&self, req: HttpRequest) -> ApiResult<Outcome<StripePaymentIntent>> {
+        match self.send(req).await? {
+            Reply::Ok(body) => Ok(Outcome::Done(
+                wire::parse_payment_intent(&body).map_err(|e| Fail::Api(e.to_api_error()))?,
+            )),
+            Reply::Refused(status, e) => Err(error_to_api_error(status, &e).into()),
+            Reply::Unknown => Ok(Outcome::Unknown),
+        }
+    }
+
+    /// Creates the Stripe PaymentIntent for ours, once: the idempotency key is derived
+    /// from our intent id, so every retry gets the same Stripe intent back.
+    async fn create_for(&self, intent: &Intent) -> ApiResult<Outcome<StripePaymentIntent>> {
+        let state = intent.state()?;
+        let destination =
+            Destination::for_account(&self.account, intent.money(intent.row.platform_fee)?)
+                .map_err(|e| Fail::Api(e.to_api_error()))?;
+        let charge = Charge {
+            our_intent_id: &intent.row.id,
+            amount: state.amount,
+            capture_method: state.capture_method,
+            description: intent.row.description.as_deref(),
+            destination,
+        };
+        let req = requests::create_payment_intent(&self.auth(), &charge)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+        self.intent(req).await
+    }
+}
+
+/// Three-decimal currencies (KWD, BHD) only in steps of 10 minor units: refused at
+/// creation, before an intent exists that no confirm could ever pay.
+pub fn check_new_intent(new: &NewPaymentIntent) -> ApiResult<()> {
+    requests::minor_units(&new.amount).map_err(|_| {
+        Fail::Api(
+            ApiError::invalid_request(
+                "invalid_amount",
+                format!(
+                    "Stripe takes {} only in steps of 0.010: {} cannot be charged.",
+                    new.amount.currency(),
+                    new.amount
+                ),
+            )
+            .with_param("amount"),
+        )
+    })?;
+    Ok(())
+}
+
+/// The key Stripe.js runs with in the customer's browser: the platform's for
+/// destination charges (the intent lives on the platform account), the merchant's
+/// own otherwise.
+pub fn browser_setup(ctx: &Ctx, merchant_id: &str) -> ApiResult<ProviderSetup> {
+    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let publishable_key = match setup.account.mode {
+        StripeMode::Direct => setup.account.publishable_key.clone(),
+        StripeMode::Connect => ctx.env.var("STRIPE_PLATFORM_PUBLISHABLE_KEY")?.to_string(),
+    };
+    Ok(ProviderSetup::Stripe {
+        js_url: ctx.env.var("STRIPE_JS_URL")?.to_string(),
+        publishable_key,
+        account: None,
+    })
+}
+
+pub fn check_confirm(merchant: &Merchant, body: &ConfirmBody) -> ApiResult<()> {
+    body.payment_method
+        .as_deref()
+        .filter(|pm| pm.starts_with("pm_"))
+        .ok_or_else(|| {
+            Fail::Api(
+                ApiError::invalid_request(
+                    "parameter_missing",
+                    "payment_method must be the PaymentMethod id (pm_…) from Stripe's card field.",
+                )
+                .with_param("payment_method"),
+            )
+        })?;
+    // Stripe sends the customer to return_url after a redirect: only the merchant's own pages.
+    check_return_url(merchant, body.return_url.as_deref(), false)?;
+    Ok(())
+}
+
+pub async fn confirm(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    attempt: i64,
+    body: &ConfirmBody,
+) -> ApiResult<Outcome<Intent>> {
+    let pm = body.payment_method.as_deref().unwrap_or_default();
+    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let stripe_id = match &intent.row.provider_reference {
+        Some(r) => r.clone(),
+        None => match setup.create_for(intent).await? {
+            Outcome::Done(pi) => {
+                ctx.store.set_reference(intent.id(), &pi.id)?;
+                pi.id
+            }
+            // Nothing was confirmed: no money can have moved.
+            Outcome::Unknown => return Err(unavailable()),
+        },
+    };
+    let auth = setup.auth();
+    let attach = build(requests::attach_payment_method(
+        &auth,
+        intent.id(),
+        &stripe_id,
+        pm,
+        attempt as u32,
+    ))?;
+    match setup.send(attach).await? {
+        Reply::Ok(_) => {}
+        Reply::Refused(status, e) => return declined(ctx, intent, status, &e),
+        Reply::Unknown => return Err(unavailable()),
+    }
+    let confirm = build(requests::confirm_payment_intent(
+        &auth,
+        intent.id(),
+        &stripe_id,
+        body.return_url.as_deref(),
+        attempt as u32,
+    ))?;
+    match setup.send(confirm).await? {
+        Reply::Ok(body) => {
+            let pi = wire::parse_payment_intent(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+            Ok(Outcome::Done(record(ctx, intent.id(), &pi)?))
+        }
+        Reply::Refused(status, e) => declined(ctx, intent, status, &e),
+        // The confirm may have charged: only Stripe can tell, so ask it later.
+        Reply::Unknown => Ok(Outcome::Unknown),
+    }
+}
+
+fn unavailable() -> Fail {
+    Fail::Api(ApiError::provider(
+        502,
+        "provider_unavailable",
+        "Stripe did not answer before anything was charged. Try again.",
+    ))
+}
+
+/// A decline: record the failed attempt, then tell the customer why.
+fn declined(
+    ctx: &Ctx,
+    intent: &Intent,
+    status: u16,
+    err: &StripeError,
+) -> ApiResult<Outcome<Intent>> {
+    let api = error_to_api_error(status, err);
+    if api.status == 402 {
+        let reason = wire::DeclineReason::from_error(err);
+        let ev = ProviderEvent {
+            at: ctx.now,
+            event: IntentEvent::Failed {
+                reason: reason.message().to_owned(),
+            },
+        };
+        ctx.store.apply_events(intent.id(), &[ev], ctx.now)?;
+    }
+    Err(api.into())
+}
+
+/// Stores what Stripe says of an intent: its next action and the events it implies.
+fn record(ctx: &Ctx, id: &str, pi: &StripePaymentIntent) -> ApiResult<Intent> {
+    let intent = ctx.store.intent(id)?;
+    ctx.store
+        .set_next_action(id, events::next_action(pi).as_ref())?;
+    let evs = to_events(pi, &intent.state()?, ctx.now);
+    Ok(ctx.store.apply_events(id, &evs, ctx.now)?.0)
+}
+
+/// Stripe's current word on the intent, and on its pending refunds.
+pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Outcome<Intent>> {
+    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let mut unknown = false;
+    for r in ctx.store.pending_refunds(intent.id())? {
+        // The same request under the same idempotency key: Stripe answers with the
+        // refund it made, or makes it now — never a second one.
+        let amount = intent.money(r.amount)?;
+        match refund(ctx, merchant_id, intent, &r, amount).await {
+            Ok(Outcome::Done(())) => {}
+            Ok(Outcome::Unknown) => unknown = true,
+            Err(_) => {
+                ctx.store.settle_refund(&r.id, false, ctx.now)?;
+            }
+        }
+    }
+    let Some(reference) = intent.row.provider_reference.clone() else {
+        // The create never returned, so no confirm was sent: nothing moved.
+        return Ok(if unknown {
+            Outcome::Unknown
+        } else {
+            Outcome::Done(never_confirmed(ctx, intent)?)
+        });
+    };
+    let req = build(requests::retrieve_payment_intent(&setup.auth(), &reference))?;
+    match setup.intent(req).await? {
+        Outcome::Done(pi) => {
+            let mut i = record(ctx, intent.id(), &pi)?;
+            if matches!(
+                pi.status,
+                S::RequiresPaymentMethod | S::RequiresConfirmation
+            ) && i.status()? == shared::intent::IntentStatus::Processing
+            {
+                // Stripe never took the confirm whose answer was lost.
+                i = never_confirmed(ctx, &i)?;
+            }
+            Ok(if unknown {
+                Outcome::Unknown
+            } else {
+                Outcome::Done(i)
+            })
+        }
+        Outcome::Unknown => Ok(Outcome::Unknown),
+    }
+}
+
+/// An attempt Stripe never received: the intent waits for a payment method again.
+fn never_confirmed(ctx: &Ctx, intent: &Intent) -> ApiResult<Intent> {
+    if ctx.store.open_attempt_number(intent.id())?.is_none() {
+        return ctx.store.intent(intent.id());
+    }
+    let ev = ProviderEvent {
+        at: ctx.now,
+        event: IntentEvent::Failed {
+            reason: "The payment could not be completed. Nothing was charged; please try again."
+                .to_owned(),
+        },
+    };
+    Ok(ctx.store.apply_events(intent.id(), &[ev], ctx.now)?.0)
+}
+
+pub async fn capture(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    amount: Money,
+) -> ApiResult<Intent> {
+    let reference = held_at_provider(intent)?;
+    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let req = build(requests::capture_payment_intent(
+        &setup.auth(),
+        intent.id(),
+        &reference,
+        amount,
+    ))?;
+    match setup.intent(req).await? {
+        Outcome::Done(pi) => record(ctx, intent.id(), &pi),
+        // Safe to repeat: the capture's idempotency key is the intent's.
+        Outcome::Unknown => Err(ApiError::provider(
+            502,
+            "provider_unavailable",
+            "Stripe did not answer. Retrying the capture is safe: it cannot capture twice.",
+        )
+        .into()),
+    }
+}
+
+pub async fn cancel(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Intent> {
+    let reference = held_at_provider(intent)?;
+    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let req = build(requests::cancel_payment_intent(
+        &setup.auth(),
+        intent.id(),
+        &reference,
+    ))?;
+    match setup.intent(req).await? {
+        Outcome::Done(pi) => record(ctx, intent.id(), &pi),
+        Outcome::Unknown => Err(ApiError::provider(
+            502,
+            "provider_unavailable",
+            "Stripe did not answer. Retrying the cancel is safe.",
+        )
+        .into()),
+    }
+}
+
+/// Sends a pending refund, keyed by our refund id; settles it if Stripe answered.
+pub async fn refund(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    refund: &RefundRow,
+    amount: Money,
+) -> ApiResult<Outcome<()>> {
+    let reference = held_at_provider(intent)?;
+    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let req = build(requests::create_refund(
+        &setup.auth(),
+        &refund.id,
+        &reference,
+        amount,
+    ))?;
+    match setup.send(req).await? {
+        Reply::Ok(body) => {
+            let r = wire::parse_refund(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+            let currency = intent.currency()?;
+            let got = events::refund_amount(&r, currency).map_err(|_| {
+                Fail::Internal(worker::Error::RustError(format!(
+                    "refund for {} in another currency",
+                    intent.id()
+                )))
+            })?;
+            if got != amount {
+                return Err(Fail::Internal(worker::Error::RustError(format!(
+                    "Stripe refunded {got} for {}, not {amount}",
+                    refund.id
+                ))));
+            }
+            use shared::stripe::wire::StripeRefundStatus as R;
+            match r.status {
+                R::Succeeded => {
+                    ctx.store.settle_refund(&refund.id, true, ctx.now)?;
+                    Ok(Outcome::Done(()))
+                }
+                R::Failed | R::Canceled => {
+                    ctx.store.settle_refund(&refund.id, false, ctx.now)?;
+                    Ok(Outcome::Done(()))
+                }
+                // Stripe has it and will finish it: ask again later.
+                R::Pending | R::RequiresAction | R::Unknown => Ok(Outcome::Unknown),
+            }
+        }
+        Reply::Refused(status, e) => Err(error_to_api_error(status, &e).into()),
+        Reply::Unknown => Ok(Outcome::Unknown),
+    }
+}

@@ -1,0 +1,295 @@
+//! Worldpay (Access Worldpay), as the Worker executes it: the hosted payment page
+//! reserves the amount; the merchant captures (settles) when the goods ship; signed
+//! event notifications and status queries tell us what happened. `shared::worldpay`
+//! describes every request and reads every reply; this module sends and stores.
+
+use shared::accounts::{ProviderAccount, WorldpayAccount};
+use shared::api::{NewPaymentIntent, NextAction};
+use shared::error::ApiError;
+use shared::intent::{CaptureMethod, IntentEvent, IntentStatus, Provider, ProviderEvent};
+use shared::money::Money;
+use shared::worldpay::requests::{self, ReturnUrls};
+use shared::worldpay::wire::{self, PaymentStatus};
+use shared::worldpay::{events, Auth, BuildError, HttpRequest};
+
+use super::{check_return_url, held_at_provider, ConfirmBody, Outcome};
+use crate::ctx::Ctx;
+use crate::http::{ApiResult, Fail};
+use crate::merchant::store::{Intent, Merchant, RefundRow};
+use crate::outbound::{self, Answer};
+
+pub struct WorldpaySetup {
+    pub account: WorldpayAccount,
+    base: String,
+}
+
+fn build<T>(r: Result<T, BuildError>) -> ApiResult<T> {
+    r.map_err(|e| Fail::Api(e.to_api_error()))
+}
+
+impl WorldpaySetup {
+    pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<WorldpaySetup> {
+        let Some(ProviderAccount::Worldpay(account)) =
+            crate::routes::providers::load(ctx, merchant_id, Provider::Worldpay)?
+        else {
+            return Err(ApiError::invalid_request(
+                "provider_not_configured",
+                "Worldpay is not set up for this merchant.",
+            )
+            .into());
+        };
+        Ok(WorldpaySetup {
+            account,
+            base: ctx.env.var("WORLDPAY_API_BASE")?.to_string(),
+        })
+    }
+
+    fn auth(&self) -> Auth<'_> {
+        Auth::for_account(&self.account)
+    }
+
+    /// Sends one described request; Worldpay's errors become ours.
+    async fn call(&self, req: ApiResult<HttpRequest>) -> ApiResult<Vec<u8>> {
+        let req = req?;
+        let answer = outbound::send_described(&self.base, &req).await?;
+        match answer {
+            Answer::Unreachable => Err(ApiError::provider(
+                502,
+                "provider_unavailable",
+                "Worldpay did not answer. Retrying with the same Idempotency-Key is safe.",
+            )
+            .into()),
+            Answer::Http { status, body } if (200..300).contains(&status) => Ok(body.into_bytes()),
+            Answer::Http { status, body } => Err(wire::parse_error(status, body.as_bytes())
+                .to_api_error()
+                .into()),
+        }
+    }
+
+    pub async fn status(&self, payment_id: &str) -> ApiResult<PaymentStatus> {
+        let body = self
+            .call(build(requests::status(&self.auth(), payment_id)))
+            .await?;
+        wire::parse_status(&body).map_err(|e| Fail::Api(e.to_api_error()))
+    }
+}
+
+/// Worldpay's hosted page reserves the amount; the merchant settles on shipment.
+pub fn check_new_intent(new: &NewPaymentIntent) -> ApiResult<()> {
+    if new.capture_method != CaptureMethod::Manual {
+        return Err(ApiError::invalid_request(
+            "capture_method_not_supported",
+            "Worldpay payments are reserved on its hosted page and captured when the goods ship: use capture_method manual.",
+        )
+        .with_param("capture_method")
+        .into());
+    }
+    Ok(())
+}
+
+pub fn check_confirm(merchant: &Merchant, body: &ConfirmBody) -> ApiResult<()> {
+    check_return_url(merchant, body.return_url.as_deref(), true)?;
+    Ok(())
+}
+
+/// Confirm: a hosted payment page for this attempt; the widget sends the customer
+/// there. No money moves until the customer is on Worldpay's page, so a page request
+/// without an answer is simply not offered (the next attempt asks for a new page).
+pub async fn confirm(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    attempt: i64,
+    body: &ConfirmBody,
+) -> ApiResult<Outcome<Intent>> {
+    let return_url = body.return_url.clone().unwrap_or_default();
+    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let amount = intent.state()?.amount;
+    let req = build(requests::hosted_payment_page(
+        &setup.auth(),
+        intent.id(),
+        &amount,
+        intent.row.order_reference.as_deref(),
+        &ReturnUrls::all(&return_url),
+        &setup.account.entity,
+        attempt as u32,
+    ));
+    let reply = setup.call(req).await?;
+    let page =
+        wire::parse_hosted_page(&reply, intent.id()).map_err(|e| Fail::Api(e.to_api_error()))?;
+    if let Some(payment_id) = &page.payment_id {
+        ctx.store.set_reference(intent.id(), payment_id)?;
+    }
+    ctx.store
+        .set_next_action(intent.id(), Some(&NextAction::Redirect { url: page.url }))?;
+    let ev = ProviderEvent {
+        at: ctx.now,
+        event: IntentEvent::ActionRequired,
+    };
+    Ok(Outcome::Done(
+        ctx.store.apply_events(intent.id(), &[ev], ctx.now)?.0,
+    ))
+}
+
+/// Applies Worldpay's current word on the payment (status query).
+pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Outcome<Intent>> {
+    let Some(payment_id) = intent.row.provider_reference.clone() else {
+        return Ok(Outcome::Done(intent.clone()));
+    };
+    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let status = match setup.status(&payment_id).await {
+        Ok(s) => s,
+        Err(Fail::Api(e)) if e.status >= 500 => return Ok(Outcome::Unknown),
+        Err(e) => return Err(e),
+    };
+    Ok(Outcome::Done(apply_status(ctx, intent, &status)?))
+}
+
+fn apply_status(ctx: &Ctx, intent: &Intent, status: &PaymentStatus) -> ApiResult<Intent> {
+    if !status.belongs_to(intent.id()) {
+        return Err(Fail::Internal(worker::Error::RustError(format!(
+            "worldpay status for {} names another transaction",
+            intent.id()
+        ))));
+    }
+    let evs = events::to_events(status, &intent.state()?, ctx.now).map_err(|e| {
+        Fail::Internal(worker::Error::RustError(format!(
+            "worldpay {}: {e:?}",
+            intent.id()
+        )))
+    })?;
+    let (after, _) = ctx.store.apply_events(intent.id(), &evs, ctx.now)?;
+    if let Some(total) = &status.refunded_value {
+        settle_refunds(ctx, &after, total.amount)?;
+    }
+    ctx.store.intent(intent.id())
+}
+
+/// Capture on shipment: all of the reservation, or less (the rest is released).
+pub async fn capture(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    amount: Money,
+) -> ApiResult<Intent> {
+    let payment_id = held_at_provider(intent)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let state = intent.state()?;
+    let req = if amount == state.amount_capturable {
+        build(requests::settle(&setup.auth(), &payment_id, intent.id()))
+    } else {
+        build(requests::partial_settlement(
+            &setup.auth(),
+            &payment_id,
+            &amount,
+            intent.id(),
+        ))
+    };
+    setup.call(req).await?;
+    let status = setup.status(&payment_id).await?;
+    apply_status(ctx, &ctx.store.intent(intent.id())?, &status)
+}
+
+pub async fn cancel(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Intent> {
+    let payment_id = held_at_provider(intent)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    setup
+        .call(build(requests::cancel(
+            &setup.auth(),
+            &payment_id,
+            intent.id(),
+        )))
+        .await?;
+    let status = setup.status(&payment_id).await?;
+    apply_status(ctx, &ctx.store.intent(intent.id())?, &status)
+}
+
+/// A partial refund under our refund id. It becomes `succeeded` once Worldpay's
+/// running refunded total covers it — now, if the status already says so, or when
+/// the `Refunded` notification comes.
+pub async fn refund(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    refund: &RefundRow,
+    amount: Money,
+) -> ApiResult<Outcome<()>> {
+    let payment_id = held_at_provider(intent)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    setup
+        .call(build(requests::partial_refund(
+            &setup.auth(),
+            &payment_id,
+            &amount,
+            &refund.id,
+        )))
+        .await?;
+    let status = setup.status(&payment_id).await?;
+    apply_status(ctx, &ctx.store.intent(intent.id())?, &status)?;
+    Ok(Outcome::Done(()))
+}
+
+/// Marks our refunds succeeded, oldest first, as far as Worldpay's refunded total
+/// (minor units) covers them.
+fn settle_refunds(ctx: &Ctx, intent: &Intent, total: i64) -> ApiResult<()> {
+    let mut refunds = ctx.store.refunds(Some(intent.id()), None, 1000)?;
+    refunds.retain(|r| r.status == "pending" || r.status == "succeeded");
+    refunds.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    let mut covered = 0;
+    for r in refunds {
+        covered += r.amount;
+        if covered > total {
+            break;
+        }
+        ctx.store.settle_refund(&r.id, true, ctx.now)?;
+    }
+    Ok(())
+}
+
+/// After a notification: the intent it names, within this merchant, and whether the
+/// notification changed it.
+pub async fn on_notification(
+    ctx: &Ctx,
+    merchant_id: &str,
+    n: &shared::worldpay::webhook::Notification,
+) -> ApiResult<Option<(String, bool)>> {
+    let id = n.our_intent_id();
+    let Some(intent) = ctx.store.find_intent(id)? else {
+        return Ok(None);
+    };
+    if intent.provider()? != Provider::Worldpay {
+        return Ok(None);
+    }
+    if let (None, Some(pid)) = (&intent.row.provider_reference, &n.event_details.payment_id) {
+        ctx.store.set_reference(intent.id(), pid)?;
+    }
+    let intent = ctx.store.intent(id)?;
+    let before = (intent.row.status.clone(), intent.balances);
+    let at = n.occurred_at().unwrap_or(ctx.now);
+    let direct = if n.needs_status_check() {
+        None
+    } else {
+        n.to_events(&intent.state()?, at).ok()
+    };
+    let after = match direct {
+        Some(evs) => ctx.store.apply_events(intent.id(), &evs, ctx.now)?.0,
+        None => match sync(ctx, merchant_id, &intent).await? {
+            Outcome::Done(i) => i,
+            // Worldpay must retry: answering now would lose the event.
+            Outcome::Unknown => {
+                return Err(ApiError::provider(
+                    503,
+                    "provider_unavailable",
+                    "Worldpay's status could not be read; retry.",
+                )
+                .into())
+            }
+        },
+    };
+    // The customer is back from the hosted page: nothing left to redirect to.
+    if after.status()? != IntentStatus::RequiresAction {
+        ctx.store.set_next_action(after.id(), None)?;
+    }
+    let changed = (after.row.status.clone(), after.balances) != before;
+    Ok(Some((after.row.id.clone(), changed)))
+}

@@ -1,0 +1,197 @@
+//! Merchants: onboarding and the registry (admin, in the platform's object), a
+//! merchant's own profile and key rolling (in its own object).
+
+use serde::{Deserialize, Serialize};
+use shared::api::{self, CreateMerchant, CreatedMerchant, UpdateMerchant};
+use shared::keys::{generate_api_key, key_lookup_hash, new_id, KeyKind, Mode};
+use worker::{Method, Request, RequestInit, Response, Result, RouteContext};
+
+use crate::call::{kind_str, serve, Call, Need, KEY_HASH_LABEL};
+use crate::ctx::{random, Ctx};
+use crate::http::{ApiResult, Fail, Reply};
+use crate::merchant::store::Merchant;
+use crate::merchant::Object;
+
+/// `GET /v1/merchants/me`: the contract's view of a merchant (no key material).
+pub fn view(m: &Merchant) -> ApiResult<api::Merchant> {
+    let bad = || {
+        Fail::Internal(worker::Error::RustError(format!(
+            "merchant {}: bad currency",
+            m.id
+        )))
+    };
+    Ok(api::Merchant {
+        id: m.id.clone(),
+        name: m.name.clone(),
+        country: m.country.clone(),
+        default_currency: m.default_currency.parse().map_err(|_| bad())?,
+        platform_fee: m.platform_fee.clone(),
+        allowed_origins: m.origins(),
+        created: m.created,
+        livemode: m.livemode != 0,
+    })
+}
+
+/// What the platform's object hands the new merchant's object.
+#[derive(Serialize, Deserialize)]
+struct Init {
+    merchant: InitMerchant,
+    /// (hash, kind, last4) of the first keys.
+    keys: Vec<(String, String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct InitMerchant {
+    id: String,
+    name: String,
+    country: String,
+    default_currency: String,
+    livemode: i64,
+    created: i64,
+}
+
+fn key_row(kind: KeyKind, key: &str) -> (String, String, String) {
+    (
+        key_lookup_hash(KEY_HASH_LABEL, key),
+        kind_str(kind).to_owned(),
+        key[key.len().saturating_sub(4)..].to_owned(),
+    )
+}
+
+pub async fn create(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Admin, create_merchant).await
+}
+
+async fn create_merchant(call: Call) -> ApiResult<Reply> {
+    let input: CreateMerchant = call.json()?;
+    let currency = input.validate()?;
+    let ctx = &call.ctx;
+    let id = new_id("acct_", &random());
+    let secret = generate_api_key(KeyKind::Secret, Mode::Test, &id, &random());
+    let publishable = generate_api_key(KeyKind::Publishable, Mode::Test, &id, &random());
+    let init = Init {
+        merchant: InitMerchant {
+            id: id.clone(),
+            name: input.name.clone(),
+            country: input.country.clone(),
+            default_currency: currency.code().to_owned(),
+            livemode: 0,
+            created: ctx.now,
+        },
+        keys: vec![
+            key_row(KeyKind::Secret, secret.expose()),
+            key_row(KeyKind::Publishable, publishable.expose()),
+        ],
+    };
+    let body = serde_json::to_string(&init).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut req_init = RequestInit::new();
+    req_init
+        .with_method(Method::Post)
+        .with_body(Some(body.into()));
+    let req = Request::new_with_init(&format!("https://merchant{}", crate::INIT_PATH), &req_init)?;
+    let resp = crate::merchant::merchant_stub(&ctx.env, &id)?
+        .fetch_with_request(req)
+        .await?;
+    if resp.status_code() != 201 {
+        return Err(Fail::Internal(worker::Error::RustError(format!(
+            "merchant object init: {}",
+            resp.status_code()
+        ))));
+    }
+    ctx.store.register_merchant(&id, &input.name, 0, ctx.now)?;
+    Reply::json(
+        201,
+        &CreatedMerchant {
+            id,
+            secret_key: secret.expose().to_owned(),
+            publishable_key: publishable.expose().to_owned(),
+        },
+    )
+}
+
+/// Internal (never routed from outside): the merchant's object stores its merchant
+/// and first key hashes. A second init of the same object changes nothing.
+pub async fn init(mut req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    let init: Init = req.json().await?;
+    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+    let m = Merchant {
+        id: init.merchant.id,
+        name: init.merchant.name,
+        country: init.merchant.country,
+        default_currency: init.merchant.default_currency,
+        platform_fee: shared::fees::DEFAULT_PLATFORM_FEE.to_string(),
+        allowed_origins: "[]".to_owned(),
+        livemode: init.merchant.livemode,
+        created: init.merchant.created,
+    };
+    let keys: Vec<(String, &str, String)> = init
+        .keys
+        .iter()
+        .map(|(h, k, l)| (h.clone(), k.as_str(), l.clone()))
+        .collect();
+    let created = ctx.store.init_merchant(&m, &keys)?;
+    Ok(Response::empty()?.with_status(if created { 201 } else { 409 }))
+}
+
+/// `GET /v1/merchants` (admin): the registry, newest first.
+pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Admin, |call| async move {
+        let rows = call.ctx.store.registry(100)?;
+        Reply::json(
+            200,
+            &serde_json::json!({"object": "list", "data": rows, "has_more": false}),
+        )
+    })
+    .await
+}
+
+pub async fn me(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Secret, |call| async move {
+        Reply::json(200, &view(call.merchant()?)?)
+    })
+    .await
+}
+
+pub async fn update(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Secret, update_merchant).await
+}
+
+async fn update_merchant(call: Call) -> ApiResult<Reply> {
+    let input: UpdateMerchant = call.json()?;
+    input.validate()?;
+    let mut m = call.merchant()?.clone();
+    if let Some(name) = input.name {
+        m.name = name;
+    }
+    if let Some(origins) = input.allowed_origins {
+        m.allowed_origins =
+            serde_json::to_string(&origins).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    }
+    call.ctx
+        .store
+        .update_merchant(&m.name, &m.allowed_origins)?;
+    Reply::json(200, &view(&m)?)
+}
+
+/// `POST /v1/merchants/me/keys/roll`: a new secret key; the old one stops working
+/// in the same synchronous step that makes the new one.
+pub async fn roll_key(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Secret, roll).await
+}
+
+async fn roll(call: Call) -> ApiResult<Reply> {
+    let m = call.merchant()?;
+    let ctx = &call.ctx;
+    let mode = if m.livemode != 0 {
+        Mode::Live
+    } else {
+        Mode::Test
+    };
+    let secret = generate_api_key(KeyKind::Secret, mode, &m.id, &random());
+    let (hash, kind, last4) = key_row(KeyKind::Secret, secret.expose());
+    ctx.store.replace_keys(&kind, &hash, &last4, ctx.now)?;
+    Reply::json(
+        200,
+        &serde_json::json!({"id": m.id, "object": "secret_key", "secret_key": secret.expose()}),
+    )
+}

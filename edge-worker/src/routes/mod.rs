@@ -1,0 +1,9 @@
+//! One file per resource: what a request may say and what it gets back. Provider
+//! work goes through `crate::providers`, storage through the object's store.
+
+pub mod checkout;
+pub mod intents;
+pub mod merchants;
+pub mod providers;
+pub mod refunds;
+pub mod webhooks;
