@@ -157,8 +157,10 @@ pub fn parse_status(body: &[u8]) -> Result<PaymentStatus, ParseError> {
     parse_json(body, "payment status")
 }
 
-/// `POST api/payment_pages` → where to send the customer (our definition, see
-/// [`super::requests::hosted_payment_page`]):
+/// `POST payment_pages` → where to send the customer (see
+/// [`super::requests::hosted_payment_page`]): `{"url": "https://…"}`, which is what
+/// PROVIDERS.md names; we also read `transactionReference` (checked to be ours) and
+/// an optional `paymentId`, as the Worldpay stand-in answers:
 /// `{"url": "https://…", "transactionReference": "pi_…", "paymentId": "…"?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
