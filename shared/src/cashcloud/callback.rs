@@ -292,7 +292,7 @@ mod tests {
     fn parses_the_form_body() {
         let body = format!(
             "method=request&status=3&time=1700000000&control={}&hash=9f8e7d&extra=1",
-            crate::stripe::form::encode_component(VECTOR)
+            crate::http::encode_component(VECTOR)
         );
         assert!(body.contains("%3D%3D"));
         let f = CallbackFields::parse(body.as_bytes()).unwrap();

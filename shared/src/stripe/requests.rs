@@ -6,8 +6,9 @@ use crate::accounts::{StripeAccount, StripeMode};
 use crate::intent::CaptureMethod;
 use crate::money::Money;
 
-use super::form::Form;
-use super::{idempotency_key, Auth, BuildError, HttpRequest};
+use crate::http::{idempotency_key, Form, HttpRequest};
+
+use super::{Auth, BuildError};
 
 /// The metadata key under which Stripe objects carry our intent id, so webhooks
 /// find their intent even before we stored Stripe's id.
@@ -251,12 +252,10 @@ pub fn retrieve_payment_intent(
     check_id("pi_", stripe_intent_id)?;
     let mut query = Form::new();
     query.push_list("expand", "latest_charge");
-    Ok(HttpRequest {
-        method: "GET",
-        path: format!("/v1/payment_intents/{stripe_intent_id}?{}", query.encode()),
-        headers: base_headers(auth),
-        body: String::new(),
-    })
+    Ok(HttpRequest::get(
+        format!("/v1/payment_intents/{stripe_intent_id}?{}", query.encode()),
+        base_headers(auth),
+    ))
 }
 
 /// `POST /v1/refunds`. Keyed by our refund id: two partial refunds of the same
@@ -348,26 +347,15 @@ fn base_headers(auth: &Auth) -> Vec<(String, String)> {
 }
 
 fn post(auth: &Auth, path: String, form: &Form, idempotency_key: &str) -> HttpRequest {
-    let mut headers = base_headers(auth);
-    headers.push((
-        "Content-Type".to_owned(),
-        "application/x-www-form-urlencoded".to_owned(),
-    ));
-    headers.push(("Idempotency-Key".to_owned(), idempotency_key.to_owned()));
-    HttpRequest {
-        method: "POST",
-        path,
-        headers,
-        body: form.encode(),
-    }
+    HttpRequest::post_form(path, base_headers(auth), form).with_idempotency_key(idempotency_key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::tests::decode;
     use crate::money::Currency;
     use crate::secrets::Secret;
-    use crate::stripe::form::tests::decode;
 
     fn key() -> Secret {
         Secret::new("sk_test_123")

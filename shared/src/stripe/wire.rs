@@ -282,24 +282,14 @@ pub fn error_to_api_error(http_status: u16, e: &StripeError) -> ApiError {
             let reason = DeclineReason::from_error(e);
             ApiError::provider(402, reason.code(), reason.message())
         }
-        (Some("idempotency_error"), _) => ApiError::idempotency(
-            "This operation was already sent to the payment provider with different values.",
-        ),
+        (Some("idempotency_error"), _) => crate::http::provider_idempotency_conflict(),
         (Some("rate_limit_error"), _) | (_, 429) => ApiError::provider(
             503,
             "provider_unavailable",
             "The payment provider is busy. Try again shortly.",
         ),
-        (_, s) if s >= 500 => ApiError::provider(
-            502,
-            "provider_unavailable",
-            "The payment provider is unavailable. Try again shortly.",
-        ),
-        _ => ApiError::provider(
-            502,
-            "provider_error",
-            "The payment provider refused the request.",
-        ),
+        (_, s) if s >= 500 => crate::http::provider_unavailable(502),
+        _ => crate::http::provider_refused(),
     }
 }
 

@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::money::Money;
 
-use super::{idempotency_key, Auth, BuildError, HttpRequest, API_VERSION, IDEMPOTENCY_HEADER};
+use crate::http::{HttpRequest, JSON_CONTENT_TYPE};
+
+use super::{idempotency_key, Auth, BuildError, API_VERSION, IDEMPOTENCY_HEADER};
 
 /// The Hosted Payment Pages API's media type, which is also its version: sent as
 /// both `Content-Type` and `Accept` (Worldpay wants the two to match).
@@ -171,18 +173,18 @@ pub fn hosted_payment_page(
     };
     // Per attempt: after a refused card the customer gets a fresh page, while a
     // retried request of the same attempt replays the first page.
-    let key = idempotency_key(our_intent_id, &format!("payment_page:{attempt}"));
-    let mut headers = vec![
+    let key = crate::http::idempotency_key(our_intent_id, "payment_page", Some(attempt));
+    let headers = vec![
         ("Authorization".to_owned(), auth.header_value()),
         ("Content-Type".to_owned(), HPP_MEDIA_TYPE.to_owned()),
         ("Accept".to_owned(), HPP_MEDIA_TYPE.to_owned()),
+        (IDEMPOTENCY_HEADER.to_owned(), key),
     ];
-    headers.push((IDEMPOTENCY_HEADER.to_owned(), key));
     Ok(HttpRequest {
         method: "POST",
         path: "payment_pages".to_owned(),
         headers,
-        body: serde_json::to_string(&body).expect("plain structs serialise"),
+        body: json(&body),
     })
 }
 
@@ -190,12 +192,10 @@ pub fn hosted_payment_page(
 /// ([`super::wire::parse_status`]).
 pub fn status(auth: &Auth, payment_id: &str) -> Result<HttpRequest, BuildError> {
     check_payment_id(payment_id)?;
-    Ok(HttpRequest {
-        method: "GET",
-        path: format!("api/payments/{payment_id}"),
-        headers: base_headers(auth),
-        body: String::new(),
-    })
+    Ok(HttpRequest::get(
+        format!("api/payments/{payment_id}"),
+        base_headers(auth),
+    ))
 }
 
 /// `POST api/payments/{id}/partialSettlements` `{value, reference}`: our capture of
@@ -289,17 +289,16 @@ fn bodyless_post(
 ) -> Result<HttpRequest, BuildError> {
     check_payment_id(payment_id)?;
     check_reference("our_intent_id", our_intent_id)?;
-    let mut headers = base_headers(auth);
-    headers.push((
-        IDEMPOTENCY_HEADER.to_owned(),
-        idempotency_key(our_intent_id, operation),
-    ));
     Ok(HttpRequest {
         method: "POST",
         path: format!("api/payments/{payment_id}/{action}"),
-        headers,
+        headers: base_headers(auth),
         body: String::new(),
-    })
+    }
+    .with_header(
+        IDEMPOTENCY_HEADER,
+        idempotency_key(our_intent_id, operation),
+    ))
 }
 
 fn base_headers(auth: &Auth) -> Vec<(String, String)> {
@@ -310,15 +309,18 @@ fn base_headers(auth: &Auth) -> Vec<(String, String)> {
 }
 
 fn post<T: Serialize>(auth: &Auth, path: String, body: &T, key: &str) -> HttpRequest {
-    let mut headers = base_headers(auth);
-    headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
-    headers.push((IDEMPOTENCY_HEADER.to_owned(), key.to_owned()));
     HttpRequest {
         method: "POST",
         path,
-        headers,
-        body: serde_json::to_string(body).expect("plain structs serialise"),
+        headers: base_headers(auth),
+        body: json(body),
     }
+    .with_header("Content-Type", JSON_CONTENT_TYPE)
+    .with_header(IDEMPOTENCY_HEADER, key)
+}
+
+fn json<T: Serialize>(body: &T) -> String {
+    serde_json::to_string(body).expect("plain structs serialise")
 }
 
 /// A Worldpay payment id goes into a path: only RFC 3986 path characters that

@@ -268,24 +268,10 @@ impl WorldpayError {
             .with_param("amount");
         }
         match self.status {
-            401 | 403 => ApiError::provider(
-                502,
-                "provider_authentication_failed",
-                "Worldpay refused this merchant's credentials. Check the Worldpay configuration.",
-            ),
-            409 => ApiError::idempotency(
-                "This operation was already sent to the payment provider with different values.",
-            ),
-            429 | 500..=599 => ApiError::provider(
-                503,
-                "provider_unavailable",
-                "The payment provider is unavailable. Try again shortly.",
-            ),
-            _ => ApiError::provider(
-                502,
-                "provider_error",
-                "The payment provider refused the request.",
-            ),
+            401 | 403 => crate::http::provider_credentials_refused("Worldpay"),
+            409 => crate::http::provider_idempotency_conflict(),
+            429 | 500..=599 => crate::http::provider_unavailable(503),
+            _ => crate::http::provider_refused(),
         }
     }
 }
