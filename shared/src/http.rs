@@ -1,6 +1,7 @@
 //! What every provider adapter shares (DESIGN.md, "Sans-I/O providers"): the
 //! described request the Worker sends, form encoding, idempotency keys, our
-//! answers for provider trouble (one copy of each code and message).
+//! answers for provider trouble, and the classification of a provider's answer
+//! into success, a final refusal, or an unknown outcome.
 //!
 //! Each provider module (`stripe`, `worldpay`, `cashcloud`) builds on these and
 //! re-exports [`HttpRequest`] (and Stripe's old paths for [`Form`] and
@@ -199,6 +200,46 @@ fn encode_into(out: &mut String, s: &str) {
     }
 }
 
+// --- what an answer tells ------------------------------------------------------------------
+
+/// What a provider's answer, or its absence, says about the operation we asked for
+/// (DESIGN.md, "Unknown is a state").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// 2xx: done; `body` is the provider's object.
+    Success(&'a [u8]),
+    /// A 4xx that is a final answer: a decline, a validation error, refused
+    /// credentials, an unknown object. The operation did not happen, and resending
+    /// the same request will not make it happen. Store it as the outcome.
+    Final { status: u16, body: &'a [u8] },
+    /// No answer (`status` `None`: timeout, lost connection), a 5xx, 429 (busy),
+    /// 408 (timeout), 409 (a request with this idempotency key is in flight or
+    /// clashes), or a status no provider should send (1xx, 3xx): the provider may
+    /// or may not have acted. Record the attempt as unknown, resolve it by asking
+    /// the provider, and resend only with the same idempotency key (Cashcloud has
+    /// none: never resend, look it up).
+    Unknown { status: Option<u16> },
+}
+
+impl Outcome<'_> {
+    /// Whether the provider's side may still change (`Unknown`).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Outcome::Unknown { .. })
+    }
+}
+
+/// Classifies an HTTP answer by its status (`None`: no answer at all). Provider
+/// rules that need the body refine this ([`crate::stripe::wire::classify`]);
+/// Worldpay's and Cashcloud's answers are classified by this alone.
+pub fn classify(status: Option<u16>, body: &[u8]) -> Outcome<'_> {
+    match status {
+        Some(200..=299) => Outcome::Success(body),
+        Some(408 | 409 | 429) => Outcome::Unknown { status },
+        Some(s @ 400..=499) => Outcome::Final { status: s, body },
+        Some(_) | None => Outcome::Unknown { status },
+    }
+}
+
 // --- our answers for provider trouble ------------------------------------------------------
 //
 // The words every adapter uses, in one place. Codes and messages are part of API.md:
@@ -379,6 +420,30 @@ pub(crate) mod tests {
         }
         let bare = HttpRequest::get("/z", vec![("authorization".into(), "sk_live_x".into())]);
         assert!(!format!("{bare:?}").contains("sk_live_x"));
+    }
+
+    #[test]
+    fn classify_success_final_and_unknown() {
+        let body = br#"{"id":"x"}"#.as_slice();
+        for s in [200, 201, 202, 204] {
+            assert_eq!(classify(Some(s), body), Outcome::Success(body), "{s}");
+        }
+        // A decline or a refused request is a final answer, not an outage.
+        for s in [400, 401, 402, 403, 404, 412, 415, 422, 423] {
+            assert_eq!(
+                classify(Some(s), body),
+                Outcome::Final { status: s, body },
+                "{s}"
+            );
+        }
+        // The provider may have acted: unknown, never "failed".
+        for s in [408, 409, 429, 500, 502, 503, 504, 100, 302] {
+            let o = classify(Some(s), body);
+            assert_eq!(o, Outcome::Unknown { status: Some(s) }, "{s}");
+            assert!(o.is_unknown());
+        }
+        assert_eq!(classify(None, b""), Outcome::Unknown { status: None });
+        assert!(!classify(Some(402), body).is_unknown());
     }
 
     #[test]

@@ -13,8 +13,8 @@ pub mod api;
 pub mod cashcloud;
 /// Platform fee, fee breakdowns, Cashcloud's fees and limits.
 pub mod fees;
-/// The described request, form encoding, idempotency keys and our answers for
-/// provider trouble: shared by every adapter.
+/// The described request, form encoding, idempotency keys, our answers for provider
+/// trouble and the classification of a provider's answer: shared by every adapter.
 pub mod http;
 /// The payment-intent state machine and the checks on capture, cancel, refund.
 pub mod intent;

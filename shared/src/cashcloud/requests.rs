@@ -7,6 +7,13 @@
 //! twice. The Worker therefore records the returned hash before anything else and
 //! never resends a request whose outcome it does not know; it asks
 //! [`transaction`] instead.
+//!
+//! That needs the hash. No way to find a request or refund by *our* reference
+//! (`extern.id`, `extern.reference`) is known: PROVIDERS.md names only
+//! `GET transactions?hash=`, so no builder for such a lookup exists here. A
+//! `POST request` or `POST refund` whose answer was lost (no hash) stays unknown
+//! until Cashcloud's callback names it (its `hash`, then re-checked with
+//! [`transaction`]) or the request expires; it is never sent again meanwhile.
 
 use crate::http::{Form, HttpRequest};
 use crate::money::Money;
