@@ -356,6 +356,154 @@ pub(crate) mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// JSON of any shape for parser fuzzing: objects whose keys are mostly the
+    /// given field names (so the parser's own paths are taken) and whose values are
+    /// of every type, including strings from `words` (enum tags, currency codes)
+    /// and numbers at the edges of `i64` and `f64`.
+    pub(crate) fn arb_json(
+        keys: &'static [&'static str],
+        words: &'static [&'static str],
+    ) -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop_oneof![
+                Just(i64::MIN),
+                Just(i64::MAX),
+                Just(-1i64),
+                Just(0i64),
+                -100_000i64..10_000_000
+            ]
+            .prop_map(Value::from),
+            Just(u64::MAX).prop_map(Value::from),
+            prop_oneof![Just(-0.5f64), Just(1e300), Just(0.1)].prop_map(Value::from),
+            prop::sample::select(words).prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 8, move |inner| {
+            let key = prop_oneof![
+                4 => prop::sample::select(keys).prop_map(str::to_owned),
+                1 => "[a-z_]{1,8}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key, inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// One step down a JSON document.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Key(String),
+        Index(usize),
+    }
+
+    fn paths(v: &serde_json::Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
+        out.push(at.clone());
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, child) in m {
+                    at.push(Step::Key(k.clone()));
+                    paths(child, at, out);
+                    at.pop();
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, child) in a.iter().enumerate() {
+                    at.push(Step::Index(i));
+                    paths(child, at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Replaces the value at `path` with `new`, or removes it (`None`; an array
+    /// element becomes `null`). A path that no longer exists is left alone.
+    fn set(doc: &mut serde_json::Value, path: &[Step], new: Option<serde_json::Value>) {
+        let Some((last, parents)) = path.split_last() else {
+            if let Some(v) = new {
+                *doc = v;
+            }
+            return;
+        };
+        let mut here = doc;
+        for step in parents {
+            let next = match step {
+                Step::Key(k) => here.get_mut(k.as_str()),
+                Step::Index(i) => here.get_mut(*i),
+            };
+            match next {
+                Some(n) => here = n,
+                None => return,
+            }
+        }
+        match (last, here, new) {
+            (Step::Key(k), serde_json::Value::Object(m), Some(v)) => {
+                m.insert(k.clone(), v);
+            }
+            (Step::Key(k), serde_json::Value::Object(m), None) => {
+                m.remove(k);
+            }
+            (Step::Index(i), serde_json::Value::Array(a), v) if *i < a.len() => {
+                a[*i] = v.unwrap_or(serde_json::Value::Null);
+            }
+            _ => {}
+        }
+    }
+
+    /// Bodies made from a valid `sample` by up to four mutations, each replacing
+    /// or removing one of its values (any depth) with JSON of any shape from
+    /// [`arb_json`]: close enough to the real thing to reach deep into a parser
+    /// and whatever reads its result.
+    pub(crate) fn mutated(
+        sample: &'static str,
+        keys: &'static [&'static str],
+        words: &'static [&'static str],
+    ) -> impl Strategy<Value = Vec<u8>> {
+        let base: serde_json::Value = serde_json::from_str(sample).expect("a JSON sample");
+        let mut all = Vec::new();
+        paths(&base, &mut Vec::new(), &mut all);
+        prop::collection::vec(
+            (
+                any::<prop::sample::Index>(),
+                prop::option::weighted(0.6, arb_json(keys, words)),
+            ),
+            0..4,
+        )
+        .prop_map(move |changes| {
+            let mut doc = base.clone();
+            for (i, new) in changes {
+                set(&mut doc, &all[i.index(all.len())], new);
+            }
+            serde_json::to_vec(&doc).expect("JSON values serialise")
+        })
+    }
+
+    #[test]
+    fn mutation_replaces_removes_and_keeps_the_rest() {
+        let mut doc = serde_json::json!({"a": {"b": [1, 2]}, "c": "x"});
+        set(
+            &mut doc,
+            &[Step::Key("a".into()), Step::Key("b".into()), Step::Index(1)],
+            Some(serde_json::json!({"z": true})),
+        );
+        set(&mut doc, &[Step::Key("c".into())], None);
+        set(
+            &mut doc,
+            &[Step::Key("gone".into()), Step::Key("x".into())],
+            None,
+        );
+        assert_eq!(doc, serde_json::json!({"a": {"b": [1, {"z": true}]}}));
+        let mut all = Vec::new();
+        paths(&doc, &mut Vec::new(), &mut all);
+        assert_eq!(all.len(), 6); // root, a, a.b, a.b[0], a.b[1], a.b[1].z
+    }
+
     #[test]
     fn encodes_nested_keys_and_reserved_characters() {
         let mut f = Form::new();
