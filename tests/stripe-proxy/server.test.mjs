@@ -1,6 +1,7 @@
 // Tests for the recording proxy that stands in front of localstripe (server.mjs). The proxy
 // exists because localstripe refuses Stripe's Connect fields (400) and ignores both
-// `Stripe-Account` and `Idempotency-Key`; it forwards to localstripe and adds exactly what
+// `Stripe-Account` and `Idempotency-Key`, and accepts a confirm without `use_stripe_sdk=true`
+// that real Stripe's 3-D Secure needs; it forwards to localstripe and adds exactly what
 // localstripe lacks. To stay fast and independent of Python, these tests put a tiny fake
 // upstream (a node http server that records what reaches it) where localstripe would be.
 // Run: node --test tests/stripe-proxy/
