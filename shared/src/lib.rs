@@ -13,6 +13,9 @@ pub mod api;
 pub mod cashcloud;
 /// Platform fee, fee breakdowns, Cashcloud's fees and limits.
 pub mod fees;
+/// The described request, form encoding, idempotency keys, our answers for provider
+/// trouble and the classification of a provider's answer: shared by every adapter.
+pub mod http;
 /// The payment-intent state machine and the checks on capture, cancel, refund.
 pub mod intent;
 /// The append-only ledger's arithmetic: an intent's amounts as sums of its entries.

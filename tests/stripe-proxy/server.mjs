@@ -13,6 +13,13 @@
 //   - `amount_received` / `amount_capturable` on PaymentIntents, which localstripe leaves
 //     out (after a partial capture it books the released rest as a refund instead);
 //   - Stripe's idempotency (replay for 24 h, 400 on a changed body, 409 while in flight);
+//   - a shape check localstripe cannot make: a PaymentIntent confirm (`POST …/confirm`, or a
+//     create with `confirm=true` that is not `off_session=true`) must carry
+//     `use_stripe_sdk=true`, without which real Stripe's 3-D Secure cannot be finished by
+//     `stripe.handleNextAction` in the page (PROVIDERS.md). Refused with 400
+//     invalid_request_error `parameter_missing`, before any idempotency record, as Stripe does
+//     for a request that fails validation. `use_stripe_sdk` and `return_url`, which localstripe
+//     refuses ("Unexpected …"), are recorded and then stripped before forwarding;
 //   - injectable faults (lost answer after the charge happened, 500, 503).
 // Control API (JSON), never forwarded:
 //   GET    /_recorder/requests?since=SEQ  → {data:[records with seq > SEQ], last_seq}
@@ -32,12 +39,15 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-aut
   'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 const CONNECT_FIELDS = new Set(['application_fee_amount', 'transfer_data[destination]',
   'transfer_data[amount]', 'on_behalf_of']);
+// Real Stripe parameters localstripe answers 400 "Unexpected …" to on a PaymentIntent
+// create or confirm: recorded, then removed before forwarding.
+const SDK_FIELDS = new Set(['use_stripe_sdk', 'return_url']);
 const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward']);
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const JSON_TYPE = { 'content-type': 'application/json' };
 
 const sha256 = (...parts) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest('hex');
-const errorBody = (type, message) => Buffer.from(JSON.stringify({ error: { type, message } }));
+const errorBody = (type, message, extra = {}) => Buffer.from(JSON.stringify({ error: { type, ...extra, message } }));
 const decode = (s) => { try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch { return s; } };
 
 function readBody(stream) {
@@ -74,6 +84,28 @@ function splitConnect(raw) {
     (CONNECT_FIELDS.has(decode(eq < 0 ? seg : seg.slice(0, eq))) ? removed : kept).push(seg);
   }
   return { body: kept.filter(Boolean).join('&'), removed: removed.length ? new URLSearchParams(removed.join('&')) : null };
+}
+
+// Form fields named in `names` removed from a raw form body, other fields' bytes kept.
+function without(raw, names) {
+  return raw.split('&').filter((seg) => {
+    const eq = seg.indexOf('=');
+    return seg && !names.has(decode(eq < 0 ? seg : seg.slice(0, eq)));
+  }).join('&');
+}
+
+// Why a PaymentIntent confirm (or create with confirm=true) would not let Stripe.js finish
+// 3-D Secure with real Stripe, or null when it is well formed / not a confirm at all.
+function missingUseStripeSdk(method, pathname, form) {
+  if (method !== 'POST') return null;
+  const confirm = /^\/v1\/payment_intents\/[^/]+\/confirm$/.test(pathname);
+  const createConfirm = pathname === '/v1/payment_intents' && form.get('confirm') === 'true'
+    && form.get('off_session') !== 'true';
+  if (!confirm && !createConfirm) return null;
+  if (form.get('use_stripe_sdk') === 'true') return null;
+  return `stripe-proxy: a PaymentIntent ${confirm ? 'confirm' : 'create with confirm=true'} must carry `
+    + 'use_stripe_sdk=true: without it real Stripe answers a 3-D Secure card in a way '
+    + 'stripe.handleNextAction cannot finish (localstripe would accept it, this proxy does not).';
 }
 
 // What Stripe would echo on the PaymentIntent for the removed form fields.
@@ -159,6 +191,13 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
     };
     records.push(record);
 
+    const form = isForm ? new URLSearchParams(body.toString()) : new URLSearchParams();
+    const sdkProblem = missingUseStripeSdk(req.method, url.pathname, form);
+    if (sdkProblem) {
+      return send(res, record, 400, JSON_TYPE, errorBody('invalid_request_error', sdkProblem,
+        { code: 'parameter_missing', param: 'use_stripe_sdk' }));
+    }
+
     // Idempotency, as Stripe: POST only, scoped by (Authorization, Idempotency-Key); the
     // fingerprint is method + path + query + raw body. The Authorization is kept hashed only.
     const key = req.method === 'POST' ? req.headers['idempotency-key'] : undefined;
@@ -196,11 +235,12 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
         'The service is temporarily unavailable (stripe-proxy fault 503_before_forward).'));
     }
 
-    const { body: fwdBody, removed } = isForm ? splitConnect(body.toString()) : { body, removed: null };
+    const isIntent = url.pathname.startsWith('/v1/payment_intents');
+    const sent = isForm && isIntent && req.method === 'POST' ? without(body.toString(), SDK_FIELDS) : body;
+    const { body: fwdBody, removed } = isForm ? splitConnect(sent.toString()) : { body: sent, removed: null };
     const headers = withoutHopByHop(req.headers);
     delete headers.host;
     delete headers['stripe-account'];
-    const isIntent = url.pathname.startsWith('/v1/payment_intents');
     if (isIntent) headers['accept-encoding'] = 'identity'; // we may rewrite the JSON answer
     if (removed || body.length || 'content-length' in req.headers || 'transfer-encoding' in req.headers) {
       headers['content-length'] = Buffer.byteLength(fwdBody);

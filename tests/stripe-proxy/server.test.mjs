@@ -1,6 +1,7 @@
 // Tests for the recording proxy that stands in front of localstripe (server.mjs). The proxy
 // exists because localstripe refuses Stripe's Connect fields (400) and ignores both
-// `Stripe-Account` and `Idempotency-Key`; it forwards to localstripe and adds exactly what
+// `Stripe-Account` and `Idempotency-Key`, and accepts a confirm without `use_stripe_sdk=true`
+// that real Stripe's 3-D Secure needs; it forwards to localstripe and adds exactly what
 // localstripe lacks. To stay fast and independent of Python, these tests put a tiny fake
 // upstream (a node http server that records what reaches it) where localstripe would be.
 // Run: node --test tests/stripe-proxy/
@@ -145,6 +146,42 @@ describe('stripe proxy', () => {
     assert.deepEqual(later.json.transfer_data, { destination: 'acct_1', amount: 900 });
     const other = await post(proxy.url, '/v1/refunds', 'payment_intent=pi_1&on_behalf_of=acct_9');
     assert.deepEqual(other.json, { object: 'echo', method: 'POST', url: '/v1/refunds', body: 'payment_intent=pi_1' });
+  });
+
+  it('refuses a PaymentIntent confirm without use_stripe_sdk=true (400, Stripe error shape); passes one with it', async () => {
+    // Real Stripe needs use_stripe_sdk=true for stripe.handleNextAction to finish 3-D Secure
+    // after a server-side confirm; localstripe accepts either, so the proxy is the check.
+    for (const [path, body] of [
+      ['/v1/payment_intents/pi_7/confirm', ''],
+      ['/v1/payment_intents/pi_7/confirm', 'return_url=https%3A%2F%2Fshop%2Fr&use_stripe_sdk=false'],
+      ['/v1/payment_intents', 'amount=500&currency=eur&payment_method=pm_1&confirm=true'],
+    ]) {
+      const r = await post(proxy.url, path, body, { 'idempotency-key': `k-${path}-${body}` });
+      assert.equal(r.status, 400, `${path} ${body}`);
+      assert.equal(r.json.error.type, 'invalid_request_error');
+      assert.equal(r.json.error.code, 'parameter_missing');
+      assert.equal(r.json.error.param, 'use_stripe_sdk');
+      assert.match(r.json.error.message, /use_stripe_sdk=true/);
+    }
+    assert.equal(up.seen.length, 0, 'nothing reaches localstripe');
+    // The refusal stores no idempotency record: the corrected resend under the same key runs.
+    const ok = await post(proxy.url, '/v1/payment_intents/pi_7/confirm', 'use_stripe_sdk=true&return_url=https%3A%2F%2Fshop%2Fr',
+      { 'idempotency-key': 'k-/v1/payment_intents/pi_7/confirm-' });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.id, 'pi_7');
+    // localstripe refuses both fields ("Unexpected …"): forwarded without them, recorded with them.
+    assert.deepEqual(up.seen.map((x) => [x.url, x.body]), [['/v1/payment_intents/pi_7/confirm', '']]);
+    const created = await post(proxy.url, '/v1/payment_intents',
+      'amount=500&currency=eur&payment_method=pm_1&confirm=true&use_stripe_sdk=true', { 'idempotency-key': 'k-create' });
+    assert.equal(created.status, 200);
+    assert.equal(up.seen[1].body, 'amount=500&currency=eur&payment_method=pm_1&confirm=true');
+    // Off-session charges have no page to finish 3DS in: no use_stripe_sdk needed.
+    const offSession = await post(proxy.url, '/v1/payment_intents',
+      'amount=500&currency=eur&customer=cus_1&payment_method=pm_1&off_session=true&confirm=true', { 'idempotency-key': 'k-off' });
+    assert.equal(offSession.status, 200);
+    const recs = (await records()).data;
+    assert.deepEqual(recs.map((x) => x.status), [400, 400, 400, 200, 200, 200]);
+    assert.deepEqual(recs[3].form, [['use_stripe_sdk', 'true'], ['return_url', 'https://shop/r']]);
   });
 
   it('masks Authorization in records and never exposes the full key via the control API', async () => {

@@ -7,13 +7,17 @@
 // person or a test enters a test card and passes or fails 3-D Secure.
 //
 // API, under the base URL `<url>/`. Every call needs `Authorization: Basic
-// base64(username:password)` of a merchant (else 401 {errorName: "unauthorized"}) and
-// `WP-Api-Version: 2024-06-01` (else 400 headerIsMissing / headerHasInvalidValue).
+// base64(username:password)` of a merchant (else 401 {errorName: "unauthorized"}). The
+// payments API (`api/…`) also needs `WP-Api-Version: 2024-06-01` (else 400 headerIsMissing /
+// headerHasInvalidValue); the hosted-page API (`payment_pages`) is versioned by its media
+// type instead, as Worldpay's HPP docs say: `Content-Type` and `Accept` both
+// `application/vnd.worldpay.payment_pages-v1.hal+json` (else 415 / 406, errorName
+// headerIsMissing or headerHasInvalidValue), and it answers in that media type.
 // Errors: {errorName, message, validationErrors?: [{errorName, message, jsonPath}]};
 // a bad or too high amount is 400 with jsonPath "$.value.amount"; an action the state does
 // not allow is 400 actionNotAllowed (409 is kept for idempotency clashes); another
 // merchant's or an unknown payment is 404 resourceNotFound.
-//   POST api/payment_pages {transactionReference ([A-Za-z0-9_-]{1,64}), merchant: {entity}
+//   POST payment_pages {transactionReference ([A-Za-z0-9_-]{1,64}), merchant: {entity}
 //        (must be the account's), narrative: {line1 (≤ 24 chars)}, value: {amount, currency},
 //        resultURLs: {successURL, failureURL, cancelURL?, errorURL?, pendingURL?},
 //        settlement?: {auto}}      → 200 {url: "<url>/hpp/<token>", transactionReference}
@@ -85,6 +89,7 @@ const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; 
 const REFUSED_CARDS = new Set(['4000000000000002']);
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 const API_VERSION = '2024-06-01';
+const HPP_MEDIA_TYPE = 'application/vnd.worldpay.payment_pages-v1.hal+json';
 
 class HttpError extends Error {
   constructor(status, body) { super(`HTTP ${status}`); this.status = status; this.body = body; }
@@ -366,7 +371,7 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
     if (req.method === 'POST') {
       try { body = raw ? JSON.parse(raw) : {}; } catch { fail(400, 'bodyIsNotJson', 'body must be JSON'); }
     }
-    if (pathname === '/api/payment_pages') {
+    if (pathname === '/payment_pages') {
       if (req.method !== 'POST') fail(405, 'methodNotAllowed', 'method not allowed');
       return [200, createPage(body, merchant)];
     }
@@ -460,6 +465,24 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   };
 
+  // The hosted-page API's version is its media type: both headers must name it (parameters
+  // such as `; charset=utf-8` aside, compared case-insensitively).
+  function checkHppMediaTypes(req) {
+    const bare = (v) => String(v).split(';')[0].trim().toLowerCase();
+    const contentType = req.headers['content-type'];
+    if (req.method === 'POST') {
+      if (!contentType) fail(415, 'headerIsMissing', `Content-Type must be ${HPP_MEDIA_TYPE}`);
+      if (bare(contentType) !== HPP_MEDIA_TYPE) {
+        fail(415, 'headerHasInvalidValue', `Content-Type must be ${HPP_MEDIA_TYPE}, not ${bare(contentType)}`);
+      }
+    }
+    const accept = req.headers.accept;
+    if (!accept) fail(406, 'headerIsMissing', `Accept must be ${HPP_MEDIA_TYPE}`);
+    if (!accept.split(',').some((a) => bare(a) === HPP_MEDIA_TYPE)) {
+      fail(406, 'headerHasInvalidValue', `Accept must be ${HPP_MEDIA_TYPE}`);
+    }
+  }
+
   async function handle(req, res) {
     const { pathname } = new URL(req.url, 'http://x');
     if (pathname.startsWith('/hpp/')) return hpp(req, res, pathname.slice(5).split('/'));
@@ -473,15 +496,20 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
     }
     const raw = await readBody(req);
     const merchant = authenticate(req);
-    const version = req.headers['wp-api-version'];
-    if (!version) fail(400, 'headerIsMissing', 'WP-Api-Version is required');
-    if (version !== API_VERSION) fail(400, 'headerHasInvalidValue', `WP-Api-Version must be ${API_VERSION}`);
+    const hostedPage = pathname === '/payment_pages';
+    if (hostedPage) checkHppMediaTypes(req);
+    else {
+      const version = req.headers['wp-api-version'];
+      if (!version) fail(400, 'headerIsMissing', 'WP-Api-Version is required');
+      if (version !== API_VERSION) fail(400, 'headerHasInvalidValue', `WP-Api-Version must be ${API_VERSION}`);
+    }
+    const type = hostedPage ? HPP_MEDIA_TYPE : undefined;
     const key = req.method === 'POST' ? req.headers[IDEMPOTENCY_HEADER] : undefined;
     const slot = key && `${merchant.username}\n${key}`;
     const prev = slot && state.idempotency.get(slot);
     if (prev) {
       if (prev.request !== `${pathname}\n${raw}`) fail(409, 'idempotencyKeyReused', 'this Idempotency-Key was used with another request');
-      return send(res, prev.status, prev.body, undefined, { 'idempotent-replayed': 'true' });
+      return send(res, prev.status, prev.body, type, { 'idempotent-replayed': 'true' });
     }
     let status;
     let out;
@@ -492,7 +520,7 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
       [status, out] = [e.status, e.body];
     }
     if (slot) state.idempotency.set(slot, { request: `${pathname}\n${raw}`, status, body: JSON.stringify(out) });
-    return send(res, status, out);
+    return send(res, status, out, type);
   }
 
   const server = http.createServer((req, res) => {

@@ -12,6 +12,9 @@ import { startWorldpay, eventSignature } from './server.mjs';
 const SHOP = { username: 'shop-user', password: 'pa:ss', entity: 'default', webhookSecret: 'wp-secret', keyId: 'k1' };
 const BASIC = `Basic ${Buffer.from(`${SHOP.username}:${SHOP.password}`).toString('base64')}`;
 const HEADERS = { authorization: BASIC, 'wp-api-version': '2024-06-01', 'content-type': 'application/json' };
+// The hosted-page API is versioned by its media type, sent both ways (PROVIDERS.md).
+const HPP_TYPE = 'application/vnd.worldpay.payment_pages-v1.hal+json';
+const PAGE_HEADERS = { authorization: BASIC, 'content-type': HPP_TYPE, accept: HPP_TYPE };
 const SUCCESS = 'https://shop.example/return?order=42';
 const FAILURE = 'https://shop.example/failed';
 
@@ -37,6 +40,19 @@ async function startReceiver() {
   };
 }
 
+// A POST with exactly these headers (and Content-Length).
+function rawPost(url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 describe('Worldpay stand-in', () => {
   let wp;
   let rx;
@@ -46,10 +62,11 @@ describe('Worldpay stand-in', () => {
   const types = () => rx.got.map((n) => n.body.eventDetails.type);
 
   async function page(amount = 5000, ref = `order-${Math.random().toString(36).slice(2, 8)}`) {
-    const r = await api('POST', '/api/payment_pages', { transactionReference: ref, merchant: { entity: 'default' },
+    const r = await api('POST', '/payment_pages', { transactionReference: ref, merchant: { entity: 'default' },
       narrative: { line1: 'Order 42' }, value: { amount, currency: 'EUR' },
-      resultURLs: { successURL: SUCCESS, failureURL: FAILURE, cancelURL: FAILURE }, settlement: { auto: false } });
+      resultURLs: { successURL: SUCCESS, failureURL: FAILURE, cancelURL: FAILURE }, settlement: { auto: false } }, PAGE_HEADERS);
     assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), HPP_TYPE);
     const { url, transactionReference } = await r.json();
     assert.ok(url.startsWith(`${wp.url}/hpp/`), url);
     assert.equal(transactionReference, ref);
@@ -94,7 +111,7 @@ describe('Worldpay stand-in', () => {
     for (const authorization of [undefined, wrong, 'Bearer x', `Basic ${Buffer.from('nobody:pa:ss').toString('base64')}`]) {
       const headers = { ...HEADERS, authorization };
       if (!authorization) delete headers.authorization;
-      for (const [m, p] of [['POST', '/api/payment_pages'], ['GET', '/api/payments/x']]) {
+      for (const [m, p] of [['POST', '/payment_pages'], ['GET', '/api/payments/x']]) {
         const r = await api(m, p, m === 'POST' ? {} : undefined, headers);
         assert.equal(r.status, 401, `${m} ${p} ${authorization}`);
         assert.ok((await r.json()).errorName);
@@ -204,9 +221,9 @@ describe('Worldpay stand-in', () => {
     await rx.next(5);
     assert.deepEqual(types(), ['Authorized', 'SentForSettlement', 'SentForRefund', 'Settled', 'Refunded']);
 
-    const auto = await api('POST', '/api/payment_pages', { transactionReference: 'pi_auto', merchant: { entity: 'default' },
+    const auto = await api('POST', '/payment_pages', { transactionReference: 'pi_auto', merchant: { entity: 'default' },
       narrative: { line1: 'x' }, value: { amount: 100, currency: 'EUR' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE },
-      settlement: { auto: true } });
+      settlement: { auto: true } }, PAGE_HEADERS);
     const done = await (await control('complete', { url: (await auto.json()).url })).json();
     assert.equal((await status(done.paymentId)).lastEvent, 'SentForSettlement');
 
@@ -256,12 +273,46 @@ describe('Worldpay stand-in', () => {
     assert.equal((await api('POST', p, body)).status, 400, 'without the key it is a second settlement');
     const pageBody = { transactionReference: 'pi_idem', merchant: { entity: 'default' }, narrative: { line1: 'x' },
       value: { amount: 100, currency: 'EUR' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE } };
-    const pageHeaders = { ...HEADERS, 'idempotency-key': 'pi_idem:payment_page' };
-    const a = await (await api('POST', '/api/payment_pages', pageBody, pageHeaders)).json();
-    const b = await (await api('POST', '/api/payment_pages', pageBody, pageHeaders)).json();
-    assert.equal(a.url, b.url);
+    const pageHeaders = { ...PAGE_HEADERS, 'idempotency-key': 'pi_idem:payment_page' };
+    const a = await api('POST', '/payment_pages', pageBody, pageHeaders);
+    const b = await api('POST', '/payment_pages', pageBody, pageHeaders);
+    assert.deepEqual([b.headers.get('idempotent-replayed'), b.headers.get('content-type')], ['true', HPP_TYPE]);
+    assert.equal((await a.json()).url, (await b.json()).url);
     await wp.settled();
     assert.deepEqual(types(), ['Authorized', 'SentForSettlement']);
+  });
+
+  it('hosted page: POST /payment_pages only with the HPP media type as Content-Type and Accept; no /api/payment_pages', async () => {
+    const body = { transactionReference: 'pi_media', merchant: { entity: 'default' }, narrative: { line1: 'x' },
+      value: { amount: 100, currency: 'EUR' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE } };
+    const cases = [
+      [{ ...PAGE_HEADERS, 'content-type': 'application/json' }, 415, 'headerHasInvalidValue', /Content-Type/],
+      [{ authorization: BASIC, accept: HPP_TYPE }, 415, 'headerIsMissing', /Content-Type/],
+      [{ ...PAGE_HEADERS, accept: 'application/json' }, 406, 'headerHasInvalidValue', /Accept/],
+      [{ authorization: BASIC, 'content-type': HPP_TYPE }, 406, 'headerIsMissing', /Accept/],
+      // `*/*` names no version of the API.
+      [{ ...PAGE_HEADERS, accept: '*/*' }, 406, 'headerHasInvalidValue', /Accept/],
+      // What the adapter used to send: plain JSON with the payments API's version header.
+      [HEADERS, 415, 'headerHasInvalidValue', /application\/vnd\.worldpay\.payment_pages-v1\.hal\+json/],
+    ];
+    for (const [headers, status, errorName, message] of cases) {
+      // node:http, not fetch, which adds `Accept: */*` and a text/plain Content-Type of its own.
+      const r = await rawPost(`${wp.url}/payment_pages`, headers, JSON.stringify(body));
+      const json = JSON.parse(r.text);
+      assert.deepEqual([r.status, json.errorName], [status, errorName], JSON.stringify(headers));
+      assert.match(json.message, message);
+    }
+    // The old path of ours is not Worldpay's: nothing is served there.
+    for (const headers of [HEADERS, { ...PAGE_HEADERS, 'wp-api-version': '2024-06-01' }]) {
+      const old = await api('POST', '/api/payment_pages', body, headers);
+      assert.deepEqual([old.status, (await old.json()).errorName], [404, 'resourceNotFound']);
+    }
+    // Parameters and case do not matter; a list of types is fine if it names this one.
+    const ok = await api('POST', '/payment_pages', body, { ...PAGE_HEADERS,
+      'content-type': `${HPP_TYPE.toUpperCase()}; charset=utf-8`, accept: `application/json, ${HPP_TYPE}` });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('content-type'), HPP_TYPE);
+    assert.ok((await ok.json()).url.startsWith(`${wp.url}/hpp/`));
   });
 
   it('Event-Signature is {keyId}/SHA256/{hex}; notify sends hand-made and forged notifications', async () => {
@@ -286,8 +337,9 @@ describe('Worldpay stand-in', () => {
     const m = await r.json();
     assert.deepEqual(m, { username: 'm2', entity: 'e2', keyId: '1', notificationUrl: rx.url });
     const m2 = { ...HEADERS, authorization: `Basic ${Buffer.from('m2:p').toString('base64')}` };
-    const created = await api('POST', '/api/payment_pages', { transactionReference: 'pi_m2', merchant: { entity: 'e2' },
-      narrative: { line1: 'x' }, value: { amount: 700, currency: 'CHF' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE } }, m2);
+    const m2Page = { ...PAGE_HEADERS, authorization: m2.authorization };
+    const created = await api('POST', '/payment_pages', { transactionReference: 'pi_m2', merchant: { entity: 'e2' },
+      narrative: { line1: 'x' }, value: { amount: 700, currency: 'CHF' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE } }, m2Page);
     const out = await (await control('complete', { url: (await created.json()).url, threeDS: 'pass' })).json();
     assert.equal(out.lastEvent, 'Authorized');
     assert.ok(out.redirect.startsWith(`${SUCCESS}&paymentId=`));
@@ -295,8 +347,8 @@ describe('Worldpay stand-in', () => {
     await rx.next(1);
     const hex = createHmac('sha256', 's').update(rx.got[0].raw).digest('hex');
     assert.equal(rx.got[0].signature, `1/SHA256/${hex}`, 'keyId defaults to 1');
-    const wrongEntity = await api('POST', '/api/payment_pages', { transactionReference: 'pi_m2', merchant: { entity: 'default' },
-      narrative: { line1: 'x' }, value: { amount: 700, currency: 'CHF' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE } }, m2);
+    const wrongEntity = await api('POST', '/payment_pages', { transactionReference: 'pi_m2', merchant: { entity: 'default' },
+      narrative: { line1: 'x' }, value: { amount: 700, currency: 'CHF' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE } }, m2Page);
     assert.deepEqual([wrongEntity.status, (await wrongEntity.json()).errorName], [400, 'entityIsNotConfigured']);
     const list = (await (await fetch(`${wp.url}/_standin/payments`)).json()).data;
     assert.ok(list.some((x) => x.paymentId === out.paymentId));

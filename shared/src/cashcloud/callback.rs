@@ -292,7 +292,7 @@ mod tests {
     fn parses_the_form_body() {
         let body = format!(
             "method=request&status=3&time=1700000000&control={}&hash=9f8e7d&extra=1",
-            crate::stripe::form::encode_component(VECTOR)
+            crate::http::encode_component(VECTOR)
         );
         assert!(body.contains("%3D%3D"));
         let f = CallbackFields::parse(body.as_bytes()).unwrap();
@@ -445,6 +445,76 @@ mod tests {
             prop_assert!(result.is_err(), "{:?} accepted", f);
             // The unchanged fields still pass.
             prop_assert!(check(&fields(method, &status, &time, &good), T).is_ok());
+        }
+    }
+
+    proptest! {
+        /// Fuzz-style: no byte string makes the callback parser, or the check of
+        /// what it read, panic; and none passes the check without the right
+        /// `control` (here: unless it is the published vector's own fields).
+        #[test]
+        fn callback_parser_never_panics_on_any_bytes(body in prop::collection::vec(any::<u8>(), 0..256), now in any::<i64>()) {
+            if let Ok(f) = CallbackFields::parse(&body) {
+                let _ = check(&f, now);
+            }
+        }
+
+        /// Form-shaped bodies: our field names with any values, %-escapes
+        /// (valid, truncated, non-hex, non-UTF-8), `+`, repeats and stray `&`/`=`.
+        #[test]
+        fn callback_parser_never_panics_on_form_like_bodies(
+            parts in prop::collection::vec(
+                (
+                    prop::sample::select(vec!["method", "status", "time", "control", "hash", "x", ""]),
+                    prop_oneof![
+                        Just("=".to_owned()),
+                        Just("".to_owned()),
+                        Just("==".to_owned()),
+                    ],
+                    "([A-Za-z0-9+/=|.-]|%[0-9A-Fa-f]{2}|%[0-9A-Fa-f]?|%[g-z]{2}|%[89A-F][0-9A-F]|\\x{e9})*",
+                ),
+                0..8,
+            ),
+            now in prop_oneof![Just(T), any::<i64>()],
+        ) {
+            let body = parts
+                .iter()
+                .map(|(k, eq, v)| format!("{k}{eq}{v}"))
+                .collect::<Vec<_>>()
+                .join("&");
+            if let Ok(f) = CallbackFields::parse(body.as_bytes()) {
+                if let Ok(cb) = check(&f, now) {
+                    // Only the published vector's method, status, time and control pass.
+                    prop_assert_eq!(
+                        (f.method.as_deref(), f.status.as_deref(), f.time.as_deref(), f.control.as_deref()),
+                        (Some("request"), Some("3"), Some("1700000000"), Some(VECTOR))
+                    );
+                    prop_assert_eq!(cb.time, T);
+                }
+            }
+        }
+
+        /// What our form encoder writes, the callback parser reads back unchanged.
+        #[test]
+        fn form_encoding_round_trips_through_the_callback_parser(
+            method in ".{0,20}", status in ".{0,5}", time in ".{0,12}",
+            control in ".{0,30}", hash in ".{0,20}", extra in "[a-z]{1,6}",
+        ) {
+            let mut form = crate::http::Form::new();
+            form.push("method", method.clone())
+                .push("status", status.clone())
+                .push(format!("x{extra}"), "ignored")
+                .push("time", time.clone())
+                .push("control", control.clone())
+                .push("hash", hash.clone());
+            let parsed = CallbackFields::parse(form.encode().as_bytes()).unwrap();
+            prop_assert_eq!(parsed, CallbackFields {
+                method: Some(method),
+                status: Some(status),
+                time: Some(time),
+                control: Some(control),
+                hash: Some(hash),
+            });
         }
     }
 }

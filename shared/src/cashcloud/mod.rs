@@ -25,13 +25,13 @@ pub mod wire;
 
 use std::fmt;
 
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::fees::{cashcloud_check, CashcloudPlan, LimitError};
 use crate::intent::CaptureMethod;
 use crate::money::Money;
 
-/// The request description shared with the Stripe adapter.
-pub use crate::stripe::HttpRequest;
+/// The described request, shared by every adapter ([`crate::http`]).
+pub use crate::http::HttpRequest;
 
 /// Cashcloud's `currency_id` for EUR, the only currency we send.
 pub const CURRENCY_ID_EUR: u32 = 1;
@@ -77,12 +77,9 @@ impl BuildError {
                 "cashcloud_username must be the customer's Cashcloud username (usually their email address).",
             )
             .with_param("cashcloud_username"),
-            BuildError::InvalidHash | BuildError::InvalidField { .. } => ApiError::new(
-                500,
-                ErrorType::ApiError,
-                "provider_request_invalid",
-                "The request to the payment provider could not be prepared.",
-            ),
+            BuildError::InvalidHash | BuildError::InvalidField { .. } => {
+                crate::http::request_invalid()
+            }
         }
     }
 }

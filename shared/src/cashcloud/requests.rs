@@ -1,5 +1,5 @@
 //! Request builders: our values in, one [`HttpRequest`] out. Bodies are form fields
-//! (`application/x-www-form-urlencoded`, through the Stripe adapter's [`Form`]);
+//! (`application/x-www-form-urlencoded`, through the shared [`Form`]);
 //! paths start with `/` and the Worker prepends the configured base URL
 //! (`https://merchant-api.cashcloud.com`, trailing slash trimmed).
 //!
@@ -7,12 +7,19 @@
 //! twice. The Worker therefore records the returned hash before anything else and
 //! never resends a request whose outcome it does not know; it asks
 //! [`transaction`] instead.
+//!
+//! That needs the hash. No way to find a request or refund by *our* reference
+//! (`extern.id`, `extern.reference`) is known: PROVIDERS.md names only
+//! `GET transactions?hash=`, so no builder for such a lookup exists here. A
+//! `POST request` or `POST refund` whose answer was lost (no hash) stays unknown
+//! until Cashcloud's callback names it (its `hash`, then re-checked with
+//! [`transaction`]) or the request expires; it is never sent again meanwhile.
 
+use crate::http::{Form, HttpRequest};
 use crate::money::Money;
-use crate::stripe::form::Form;
 
 use super::auth::Auth;
-use super::{BuildError, HttpRequest, CURRENCY_ID_EUR};
+use super::{BuildError, CURRENCY_ID_EUR};
 
 /// Longest wallet username we pass on (an email address is at most 254).
 const MAX_USERNAME: usize = 254;
@@ -22,12 +29,7 @@ const MAX_FIELD: usize = 1000;
 pub fn salt(username: &str, device_id: &str) -> HttpRequest {
     let mut form = Form::new();
     form.push("username", username).push("device_id", device_id);
-    HttpRequest {
-        method: "POST",
-        path: "/salt".to_owned(),
-        headers: vec![content_type()],
-        body: form.encode(),
-    }
+    HttpRequest::post_form("/salt", Vec::new(), &form)
 }
 
 /// `POST /request`: asks `customer_username`'s wallet for `amount` (EUR only, sent
@@ -153,13 +155,6 @@ fn check_field(field: &'static str, value: &str, may_be_empty: bool) -> Result<(
     }
 }
 
-fn content_type() -> (String, String) {
-    (
-        "Content-Type".to_owned(),
-        "application/x-www-form-urlencoded".to_owned(),
-    )
-}
-
 fn authorization(auth: &Auth) -> (String, String) {
     // The one place the token leaves its `Secret`.
     (
@@ -169,29 +164,19 @@ fn authorization(auth: &Auth) -> (String, String) {
 }
 
 fn post(auth: &Auth, path: &str, form: &Form) -> HttpRequest {
-    HttpRequest {
-        method: "POST",
-        path: path.to_owned(),
-        headers: vec![authorization(auth), content_type()],
-        body: form.encode(),
-    }
+    HttpRequest::post_form(path, vec![authorization(auth)], form)
 }
 
 fn get(auth: &Auth, path: String) -> HttpRequest {
-    HttpRequest {
-        method: "GET",
-        path,
-        headers: vec![authorization(auth)],
-        body: String::new(),
-    }
+    HttpRequest::get(path, vec![authorization(auth)])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::tests::decode;
     use crate::money::Currency;
     use crate::secrets::Secret;
-    use crate::stripe::form::tests::decode;
 
     const TOKEN: &str = "Token ZW1haWx8ZGV2SWR8M2E0ZmZhOTE3NWE2OTJjMWZmNWVkZDNkOTAyYzdkMDY=";
 

@@ -271,28 +271,16 @@ impl CashcloudError {
             .with_param("amount");
         }
         match self {
-            CashcloudError::Auth => ApiError::provider(
-                502,
-                "provider_authentication_failed",
-                "Cashcloud refused this merchant's credentials. Check the Cashcloud configuration.",
-            ),
+            CashcloudError::Auth => crate::http::provider_credentials_refused("Cashcloud"),
             CashcloudError::Locked => ApiError::provider(
                 502,
                 "provider_account_locked",
                 "Cashcloud has locked this merchant's account. The merchant must contact Cashcloud.",
             ),
-            CashcloudError::Unavailable { .. } => ApiError::provider(
-                503,
-                "provider_unavailable",
-                "The payment provider is unavailable. Try again shortly.",
-            ),
+            CashcloudError::Unavailable { .. } => crate::http::provider_unavailable(503),
             CashcloudError::ValidationFailed { .. }
             | CashcloudError::NotFound
-            | CashcloudError::Unexpected { .. } => ApiError::provider(
-                502,
-                "provider_error",
-                "The payment provider refused the request.",
-            ),
+            | CashcloudError::Unexpected { .. } => crate::http::provider_refused(),
         }
     }
 }

@@ -636,4 +636,113 @@ mod tests {
             }
         }
     }
+
+    const FUZZ_KEYS: &[&str] = &[
+        "id",
+        "object",
+        "type",
+        "created",
+        "data",
+        "amount",
+        "amount_received",
+        "amount_capturable",
+        "amount_refunded",
+        "currency",
+        "status",
+        "metadata",
+        "our_intent_id",
+        "latest_charge",
+        "last_payment_error",
+        "code",
+        "decline_code",
+        "next_action",
+        "use_stripe_sdk",
+        "redirect_to_url",
+        "url",
+        "client_secret",
+        "payment_intent",
+        "capture_method",
+    ];
+    const FUZZ_WORDS: &[&str] = &[
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.requires_action",
+        "payment_intent.amount_capturable_updated",
+        "payment_intent.canceled",
+        "payment_intent.processing",
+        "charge.refunded",
+        "requires_capture",
+        "succeeded",
+        "canceled",
+        "requires_action",
+        "processing",
+        "requires_payment_method",
+        "chf",
+        "eur",
+        "jpy",
+        "kwd",
+        "",
+        "use_stripe_sdk",
+        "redirect_to_url",
+        "card_declined",
+        "pi_1",
+        "ch_1",
+    ];
+    const INTENT_EVENT: &str = r#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded","created":1700000000,
+        "data":{"object":{"id":"pi_3A","object":"payment_intent","currency":"chf","status":"requires_action",
+        "amount":8000,"amount_received":0,"amount_capturable":0,"capture_method":"manual","client_secret":"pi_3A_secret_x",
+        "metadata":{"our_intent_id":"pi_ours"},"next_action":{"type":"use_stripe_sdk","use_stripe_sdk":{}},
+        "last_payment_error":{"code":"card_declined","decline_code":"insufficient_funds"},
+        "latest_charge":{"id":"ch_1","amount_refunded":100}}}}"#;
+    const REFUND_EVENT: &str = r#"{"id":"evt_3","type":"charge.refunded","created":9,"data":{"object":{
+        "id":"ch_1","object":"charge","amount":8000,"amount_refunded":8000,"currency":"chf","payment_intent":"pi_3A"}}}"#;
+
+    /// Everything a Worker does with an event body after its signature passed.
+    fn read_event(body: &[u8]) {
+        if let Ok(ev) = parse_event(body) {
+            let _ = ev.intent_ref();
+            for method in [CaptureMethod::Manual, CaptureMethod::Automatic] {
+                let _ = event_to_events(&ev, &ours(method));
+            }
+            if let StripeEventKind::PaymentIntent { intent, .. } = &ev.kind {
+                let _ = next_action(intent);
+                let _ = refunded_total(intent);
+                let _ = to_events(intent, &ours(CaptureMethod::Manual), ev.created);
+            }
+        }
+    }
+
+    #[test]
+    fn fuzz_samples_are_valid_events() {
+        // The mutation fuzzing below starts from these: they must parse and map.
+        let ev = parse_event(INTENT_EVENT.as_bytes()).unwrap();
+        assert!(matches!(ev.kind, StripeEventKind::PaymentIntent { .. }));
+        let ev = parse_event(REFUND_EVENT.as_bytes()).unwrap();
+        assert!(event_to_events(&ev, &ours(CaptureMethod::Manual)).is_ok());
+    }
+
+    proptest! {
+        /// Fuzz-style: no byte string makes the event parser (or what reads its
+        /// result) panic.
+        #[test]
+        fn event_parser_never_panics_on_any_bytes(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            read_event(&body);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The same, from valid events with a few values replaced or removed at
+        /// any depth: these reach the mapping onto our events.
+        #[test]
+        fn event_parser_never_panics_on_mutated_events(
+            body in prop_oneof![
+                crate::http::tests::mutated(INTENT_EVENT, FUZZ_KEYS, FUZZ_WORDS),
+                crate::http::tests::mutated(REFUND_EVENT, FUZZ_KEYS, FUZZ_WORDS),
+            ],
+        ) {
+            read_event(&body);
+        }
+    }
 }

@@ -21,49 +21,10 @@ use crate::error::ApiError;
 use crate::money::Money;
 use crate::secrets::Secret;
 
-/// One HTTP request for the Worker to send: `method` to base URL + `path`, with
-/// these headers and this (form-encoded, possibly empty) body.
-///
-/// `Debug` hides the `Authorization` value: the struct carries a live key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HttpRequest {
-    pub method: &'static str,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl HttpRequest {
-    /// The first header of that name, compared ASCII-case-insensitively.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl fmt::Debug for HttpRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                if k.eq_ignore_ascii_case("authorization") {
-                    (k.as_str(), "Bearer …")
-                } else {
-                    (k.as_str(), v.as_str())
-                }
-            })
-            .collect();
-        f.debug_struct("HttpRequest")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("headers", &headers)
-            .field("body", &self.body)
-            .finish()
-    }
-}
+/// Moved to [`crate::http`]; Stripe's keys are `{our_id}:{operation}[:{attempt}]`.
+pub use crate::http::idempotency_key;
+/// The described request, shared by every adapter (moved to [`crate::http`]).
+pub use crate::http::HttpRequest;
 
 /// Who a request is made as: the merchant's key in direct mode, the platform's in
 /// connect mode (see [`Auth::for_account`]). `Secret`'s own `Debug` keeps the key out.
@@ -155,27 +116,7 @@ impl BuildError {
             .with_param("amount"),
             BuildError::InvalidId { .. }
             | BuildError::MissingConnectedAccount
-            | BuildError::FeeMismatch => ApiError::new(
-                500,
-                crate::error::ErrorType::ApiError,
-                "provider_request_invalid",
-                "The request to the payment provider could not be prepared.",
-            ),
+            | BuildError::FeeMismatch => crate::http::request_invalid(),
         }
-    }
-}
-
-/// The `Idempotency-Key` of one operation on one of *our* objects:
-/// `{our_id}:{operation}` or `{our_id}:{operation}:{attempt}`.
-///
-/// Deterministic, so the Worker's retry after a timeout sends the same key and
-/// Stripe replays the first outcome instead of charging twice. The attempt number
-/// separates operations that may legitimately repeat (a second card after a
-/// decline); one-shot operations (create, capture, cancel, a refund with its own
-/// id) have none.
-pub fn idempotency_key(our_id: &str, operation: &str, attempt: Option<u32>) -> String {
-    match attempt {
-        Some(n) => format!("{our_id}:{operation}:{n}"),
-        None => format!("{our_id}:{operation}"),
     }
 }

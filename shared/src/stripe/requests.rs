@@ -6,8 +6,9 @@ use crate::accounts::{StripeAccount, StripeMode};
 use crate::intent::CaptureMethod;
 use crate::money::Money;
 
-use super::form::Form;
-use super::{idempotency_key, Auth, BuildError, HttpRequest};
+use crate::http::{idempotency_key, Form, HttpRequest};
+
+use super::{Auth, BuildError};
 
 /// The metadata key under which Stripe objects carry our intent id, so webhooks
 /// find their intent even before we stored Stripe's id.
@@ -15,6 +16,10 @@ pub const OUR_INTENT_ID: &str = "our_intent_id";
 pub const OUR_REFUND_ID: &str = "our_refund_id";
 pub const OUR_CUSTOMER_ID: &str = "our_customer_id";
 pub const OUR_SETUP_INTENT_ID: &str = "our_setup_intent_id";
+
+/// The form field that lets Stripe.js finish a server-side confirm in the page
+/// (`stripe.handleNextAction`); every on-session confirm carries it as `true`.
+pub const USE_STRIPE_SDK: &str = "use_stripe_sdk";
 
 /// Where the money goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +73,8 @@ pub fn create_payment_intent(auth: &Auth, charge: &Charge) -> Result<HttpRequest
 /// `POST /v1/payment_intents` charging a saved card without the customer:
 /// created and confirmed at once. If the bank insists on authentication Stripe
 /// answers 402 `authentication_required` (see [`super::wire::parse_error`]).
+/// No `use_stripe_sdk`: no page is open to finish an authentication, the customer
+/// has to come back on-session instead.
 pub fn charge_off_session(
     auth: &Auth,
     charge: &Charge,
@@ -82,6 +89,31 @@ pub fn charge_off_session(
         .push("off_session", "true")
         .push("confirm", "true");
     let key = idempotency_key(charge.our_intent_id, "charge_off_session", None);
+    Ok(post(auth, "/v1/payment_intents".to_owned(), &form, &key))
+}
+
+/// `POST /v1/payment_intents` with `confirm=true`: create and confirm an
+/// on-session payment in one call, once the widget has its PaymentMethod. Carries
+/// `use_stripe_sdk=true` like [`confirm_payment_intent`], so a 3DS card answers
+/// `next_action.type = use_stripe_sdk` for Stripe.js to finish, and `return_url`
+/// when given. Keyed `{our_intent_id}:create_and_confirm:{attempt}`: a second card
+/// after a decline is a new payment, a resend of the same try is not.
+pub fn create_and_confirm_payment_intent(
+    auth: &Auth,
+    charge: &Charge,
+    payment_method: &str,
+    return_url: Option<&str>,
+    attempt: u32,
+) -> Result<HttpRequest, BuildError> {
+    check_id("pm_", payment_method)?;
+    let mut form = charge_form(charge)?;
+    form.push("payment_method", payment_method)
+        .push("confirm", "true")
+        .push(USE_STRIPE_SDK, "true");
+    if let Some(url) = return_url {
+        form.push("return_url", url);
+    }
+    let key = idempotency_key(charge.our_intent_id, "create_and_confirm", Some(attempt));
     Ok(post(auth, "/v1/payment_intents".to_owned(), &form, &key))
 }
 
@@ -144,8 +176,15 @@ pub fn attach_payment_method(
     ))
 }
 
-/// `POST /v1/payment_intents/{id}/confirm`, with `return_url` for redirect-based
-/// authentication if given. `attempt` as in [`attach_payment_method`].
+/// `POST /v1/payment_intents/{id}/confirm` with `use_stripe_sdk=true`, and
+/// `return_url` for redirect-based authentication if given. `attempt` as in
+/// [`attach_payment_method`].
+///
+/// We confirm on the server and Stripe.js finishes 3-D Secure in the page
+/// (`stripe.handleNextAction`), which real Stripe allows only when the confirm
+/// carries `use_stripe_sdk=true`: then a 3DS card answers
+/// `next_action.type = use_stripe_sdk` (PROVIDERS.md). localstripe accepts the
+/// flow without it, so the recording stand-in refuses a confirm that lacks it.
 pub fn confirm_payment_intent(
     auth: &Auth,
     our_intent_id: &str,
@@ -155,6 +194,7 @@ pub fn confirm_payment_intent(
 ) -> Result<HttpRequest, BuildError> {
     check_id("pi_", stripe_intent_id)?;
     let mut form = Form::new();
+    form.push(USE_STRIPE_SDK, "true");
     if let Some(url) = return_url {
         form.push("return_url", url);
     }
@@ -212,12 +252,10 @@ pub fn retrieve_payment_intent(
     check_id("pi_", stripe_intent_id)?;
     let mut query = Form::new();
     query.push_list("expand", "latest_charge");
-    Ok(HttpRequest {
-        method: "GET",
-        path: format!("/v1/payment_intents/{stripe_intent_id}?{}", query.encode()),
-        headers: base_headers(auth),
-        body: String::new(),
-    })
+    Ok(HttpRequest::get(
+        format!("/v1/payment_intents/{stripe_intent_id}?{}", query.encode()),
+        base_headers(auth),
+    ))
 }
 
 /// `POST /v1/refunds`. Keyed by our refund id: two partial refunds of the same
@@ -309,26 +347,15 @@ fn base_headers(auth: &Auth) -> Vec<(String, String)> {
 }
 
 fn post(auth: &Auth, path: String, form: &Form, idempotency_key: &str) -> HttpRequest {
-    let mut headers = base_headers(auth);
-    headers.push((
-        "Content-Type".to_owned(),
-        "application/x-www-form-urlencoded".to_owned(),
-    ));
-    headers.push(("Idempotency-Key".to_owned(), idempotency_key.to_owned()));
-    HttpRequest {
-        method: "POST",
-        path,
-        headers,
-        body: form.encode(),
-    }
+    HttpRequest::post_form(path, base_headers(auth), form).with_idempotency_key(idempotency_key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::tests::decode;
     use crate::money::Currency;
     use crate::secrets::Secret;
-    use crate::stripe::form::tests::decode;
 
     fn key() -> Secret {
         Secret::new("sk_test_123")
@@ -475,11 +502,17 @@ mod tests {
 
         let r = confirm_payment_intent(&a, "pi_ours1", "pi_3Abc", None, 2).unwrap();
         assert_eq!(r.path, "/v1/payment_intents/pi_3Abc/confirm");
-        assert_eq!(r.body, "");
+        assert_eq!(r.body, "use_stripe_sdk=true");
         assert_eq!(r.header("Idempotency-Key"), Some("pi_ours1:confirm:2"));
         let r =
             confirm_payment_intent(&a, "pi_ours1", "pi_3Abc", Some("https://s/x?a=1"), 3).unwrap();
-        assert_eq!(fields(&r), pairs(&[("return_url", "https://s/x?a=1")]));
+        assert_eq!(
+            fields(&r),
+            pairs(&[
+                ("use_stripe_sdk", "true"),
+                ("return_url", "https://s/x?a=1")
+            ])
+        );
         assert_eq!(r.header("Idempotency-Key"), Some("pi_ours1:confirm:3"));
 
         let r = capture_payment_intent(&a, "pi_ours1", "pi_3Abc", chf("30.00")).unwrap();
@@ -593,6 +626,45 @@ mod tests {
             r.header("Idempotency-Key"),
             Some("pi_ours1:charge_off_session")
         );
+    }
+
+    #[test]
+    fn create_and_confirm_carries_use_stripe_sdk() {
+        let k = key();
+        let a = Auth::new(&k);
+        let mut c = charge(Destination::Direct);
+        c.description = None;
+        let r =
+            create_and_confirm_payment_intent(&a, &c, "pm_card1", Some("https://s/r"), 1).unwrap();
+        assert_eq!((r.method, r.path.as_str()), ("POST", "/v1/payment_intents"));
+        assert_eq!(
+            fields(&r),
+            pairs(&[
+                ("amount", "1250"),
+                ("currency", "chf"),
+                ("capture_method", "manual"),
+                ("payment_method_types[]", "card"),
+                ("metadata[our_intent_id]", "pi_ours1"),
+                ("payment_method", "pm_card1"),
+                ("confirm", "true"),
+                ("use_stripe_sdk", "true"),
+                ("return_url", "https://s/r"),
+            ])
+        );
+        assert_eq!(
+            r.header("Idempotency-Key"),
+            Some("pi_ours1:create_and_confirm:1")
+        );
+        let r = create_and_confirm_payment_intent(&a, &c, "pm_card1", None, 2).unwrap();
+        assert!(
+            r.body.ends_with("&confirm=true&use_stripe_sdk=true"),
+            "{}",
+            r.body
+        );
+        assert!(matches!(
+            create_and_confirm_payment_intent(&a, &c, "tok_1", None, 1),
+            Err(BuildError::InvalidId { .. })
+        ));
     }
 
     #[test]

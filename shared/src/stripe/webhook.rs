@@ -235,4 +235,18 @@ mod tests {
             )
         );
     }
+
+    proptest::proptest! {
+        /// Fuzz-style: no header text, body or clock makes the check panic; and
+        /// no header without a valid `v1` for the body passes.
+        #[test]
+        fn signature_check_never_panics(
+            header in "[tv01=,. a-f0-9\\x{80}-\\x{10ffff}]{0,80}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            now in proptest::prelude::any::<i64>(),
+        ) {
+            let r = verify(&header, &body, &secret(), now, 300);
+            proptest::prop_assert!(r.is_err(), "{header:?} accepted");
+        }
+    }
 }

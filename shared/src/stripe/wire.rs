@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::http::Outcome;
 use crate::secrets::Secret;
 
 /// A PaymentIntent's `status`. Unknown values (a future Stripe status) parse as
@@ -282,24 +283,35 @@ pub fn error_to_api_error(http_status: u16, e: &StripeError) -> ApiError {
             let reason = DeclineReason::from_error(e);
             ApiError::provider(402, reason.code(), reason.message())
         }
-        (Some("idempotency_error"), _) => ApiError::idempotency(
-            "This operation was already sent to the payment provider with different values.",
-        ),
+        (Some("idempotency_error"), _) => crate::http::provider_idempotency_conflict(),
         (Some("rate_limit_error"), _) | (_, 429) => ApiError::provider(
             503,
             "provider_unavailable",
             "The payment provider is busy. Try again shortly.",
         ),
-        (_, s) if s >= 500 => ApiError::provider(
-            502,
-            "provider_unavailable",
-            "The payment provider is unavailable. Try again shortly.",
-        ),
-        _ => ApiError::provider(
-            502,
-            "provider_error",
-            "The payment provider refused the request.",
-        ),
+        (_, s) if s >= 500 => crate::http::provider_unavailable(502),
+        _ => crate::http::provider_refused(),
+    }
+}
+
+/// What Stripe's answer says about the operation ([`crate::http::Outcome`]): by
+/// status as for every provider (2xx success; a 4xx such as 402 `card_declined` a
+/// final answer; 5xx, 429 and no answer unknown), and, from the body, an
+/// `idempotency_error` or a `lock_timeout` is unknown too: it means a request
+/// under the same key exists (in flight, or sent earlier with other values) whose
+/// outcome this answer does not tell.
+pub fn classify(status: Option<u16>, body: &[u8]) -> Outcome<'_> {
+    match crate::http::classify(status, body) {
+        Outcome::Final { status: s, body } => match parse_error(body) {
+            Ok(e)
+                if e.kind.as_deref() == Some("idempotency_error")
+                    || e.code.as_deref() == Some("lock_timeout") =>
+            {
+                Outcome::Unknown { status: Some(s) }
+            }
+            _ => Outcome::Final { status: s, body },
+        },
+        other => other,
     }
 }
 
@@ -438,6 +450,54 @@ mod tests {
         }
         let p = parse_error(b"<html>502</html>").unwrap_err();
         assert_eq!(p.to_api_error().status, 502);
+    }
+
+    #[test]
+    fn classifies_declines_as_final_and_outages_as_unknown() {
+        let declined = br#"{"error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline","message":"Your card was declined.","payment_intent":{"id":"pi_1"}}}"#;
+        assert_eq!(
+            classify(Some(402), declined),
+            Outcome::Final {
+                status: 402,
+                body: declined.as_slice()
+            }
+        );
+        let auth = br#"{"error":{"type":"card_error","code":"authentication_required"}}"#;
+        assert!(matches!(
+            classify(Some(402), auth),
+            Outcome::Final { status: 402, .. }
+        ));
+        let invalid = br#"{"error":{"type":"invalid_request_error","code":"parameter_missing"}}"#;
+        assert!(matches!(
+            classify(Some(400), invalid),
+            Outcome::Final { status: 400, .. }
+        ));
+        // Unreadable 4xx bodies are still final answers.
+        assert!(matches!(
+            classify(Some(404), b"<html>"),
+            Outcome::Final { status: 404, .. }
+        ));
+        let api_error = br#"{"error":{"type":"api_error","message":"An unknown error occurred"}}"#;
+        assert_eq!(
+            classify(Some(500), api_error),
+            Outcome::Unknown { status: Some(500) }
+        );
+        let busy = br#"{"error":{"type":"rate_limit_error"}}"#;
+        assert_eq!(
+            classify(Some(429), busy),
+            Outcome::Unknown { status: Some(429) }
+        );
+        assert_eq!(classify(None, b""), Outcome::Unknown { status: None });
+        // A key used with other values: the first request's outcome is not in it.
+        let reused = br#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}"#;
+        assert_eq!(
+            classify(Some(400), reused),
+            Outcome::Unknown { status: Some(400) }
+        );
+        let locked = br#"{"error":{"type":"invalid_request_error","code":"lock_timeout"}}"#;
+        assert!(classify(Some(409), locked).is_unknown());
+        let ok = br#"{"id":"pi_1","object":"payment_intent"}"#;
+        assert_eq!(classify(Some(200), ok), Outcome::Success(ok.as_slice()));
     }
 
     #[test]

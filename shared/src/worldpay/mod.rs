@@ -26,11 +26,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
 use crate::accounts::WorldpayAccount;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::secrets::Secret;
 
-/// The request description shared with the Stripe adapter.
-pub use crate::stripe::HttpRequest;
+/// The described request, shared by every adapter ([`crate::http`]).
+pub use crate::http::HttpRequest;
 
 /// Sent as `WP-Api-Version` on every request.
 pub const API_VERSION: &str = "2024-06-01";
@@ -42,7 +42,7 @@ pub const API_VERSION: &str = "2024-06-01";
 /// `Idempotency-Key` means "replay the first outcome" everywhere else in this
 /// stack (our API, Stripe), and the Worldpay stand-in implements exactly that.
 /// If the real API wants another header, change this constant only.
-pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+pub const IDEMPOTENCY_HEADER: &str = crate::http::IDEMPOTENCY_KEY_HEADER;
 
 /// The merchant's API credentials: HTTP Basic `username:password`.
 /// `Secret`'s own `Debug` keeps both out of logs.
@@ -98,12 +98,9 @@ impl BuildError {
     pub fn to_api_error(&self) -> ApiError {
         match self {
             BuildError::ZeroAmount => crate::money::AmountError::Zero.to_api_error("amount"),
-            BuildError::InvalidPaymentId | BuildError::InvalidField { .. } => ApiError::new(
-                500,
-                ErrorType::ApiError,
-                "provider_request_invalid",
-                "The request to the payment provider could not be prepared.",
-            ),
+            BuildError::InvalidPaymentId | BuildError::InvalidField { .. } => {
+                crate::http::request_invalid()
+            }
         }
     }
 }
@@ -112,9 +109,11 @@ impl BuildError {
 /// `{our_id}:{operation}`. Deterministic, so the Worker's resend after a timeout
 /// carries the same key and the provider replays the first outcome. Each
 /// operation we send to Worldpay is one-shot per object (one hosted page per
-/// intent, one settlement per capture, one cancellation, one refund per refund id).
+/// intent, one settlement per capture, one cancellation, one refund per refund id),
+/// except the hosted page, which is one per attempt
+/// (`{our_intent_id}:payment_page:{attempt}`). Built by [`crate::http::idempotency_key`].
 pub fn idempotency_key(our_id: &str, operation: &str) -> String {
-    format!("{our_id}:{operation}")
+    crate::http::idempotency_key(our_id, operation, None)
 }
 
 #[cfg(test)]

@@ -1,14 +1,26 @@
 //! Request builders: our values in, one [`HttpRequest`] out. Paths are relative
-//! (`api/payments/…`): the Worker prepends the configured base URL, which ends in
-//! `/`. Every request carries `WP-Api-Version`, `Authorization: Basic …` and, with
-//! a body, `Content-Type: application/json`; every POST also carries
+//! (`payment_pages`, `api/payments/…`): the Worker joins them to the configured base
+//! URL (`https://try.access.worldpay.com` or `https://access.worldpay.com`). Every
+//! request carries `Authorization: Basic …`; every POST also carries
 //! [`IDEMPOTENCY_HEADER`] from [`idempotency_key`].
+//!
+//! Two APIs with two ways of naming their version:
+//! - the payments API (`api/payments/…`): `WP-Api-Version` and, with a body,
+//!   `Content-Type: application/json`;
+//! - the Hosted Payment Pages API (`payment_pages`): its media type
+//!   [`HPP_MEDIA_TYPE`] as both `Content-Type` and `Accept`, no `WP-Api-Version`.
 
 use serde::Serialize;
 
 use crate::money::Money;
 
-use super::{idempotency_key, Auth, BuildError, HttpRequest, API_VERSION, IDEMPOTENCY_HEADER};
+use crate::http::{HttpRequest, JSON_CONTENT_TYPE};
+
+use super::{idempotency_key, Auth, BuildError, API_VERSION, IDEMPOTENCY_HEADER};
+
+/// The Hosted Payment Pages API's media type, which is also its version: sent as
+/// both `Content-Type` and `Accept` (Worldpay wants the two to match).
+pub const HPP_MEDIA_TYPE: &str = "application/vnd.worldpay.payment_pages-v1.hal+json";
 
 /// Longest `transactionReference` / settlement or refund `reference` we send.
 pub const MAX_REFERENCE_LEN: usize = 64;
@@ -104,12 +116,16 @@ struct AmountAndReference<'a> {
     reference: &'a str,
 }
 
-/// `POST api/payment_pages`: a hosted payment page for one of our intents, which
-/// only reserves the amount (`settlement.auto=false`; 3DS happens on the page).
+/// `POST payment_pages` (Worldpay's Hosted Payment Pages API, PROVIDERS.md): a
+/// hosted payment page for one of our intents; 3DS happens on the page. Headers:
+/// `Authorization`, `Content-Type` and `Accept` both [`HPP_MEDIA_TYPE`], and
+/// [`IDEMPOTENCY_HEADER`]; no `WP-Api-Version`.
 ///
-/// Not in PROVIDERS.md (which names only the direct `api/payments` authorisation):
-/// this endpoint and its body are our definition, which the Worldpay stand-in
-/// implements exactly; adjust here when the real hosted-page API is wired in.
+/// We ask for a reservation only (`settlement.auto=false`). Worldpay's guide says
+/// HPP payments are auto-settled by default, and whether a hold can be requested
+/// per payment (this field) or is an account setting is unverified: if it is an
+/// account setting, drop the field here. The Worldpay stand-in implements this
+/// request exactly.
 ///
 /// Body (fields in this order):
 /// `{"transactionReference": our_intent_id, "merchant": {"entity"},
@@ -157,20 +173,29 @@ pub fn hosted_payment_page(
     };
     // Per attempt: after a refused card the customer gets a fresh page, while a
     // retried request of the same attempt replays the first page.
-    let key = idempotency_key(our_intent_id, &format!("payment_page:{attempt}"));
-    Ok(post(auth, "api/payment_pages".to_owned(), &body, &key))
+    let key = crate::http::idempotency_key(our_intent_id, "payment_page", Some(attempt));
+    let headers = vec![
+        ("Authorization".to_owned(), auth.header_value()),
+        ("Content-Type".to_owned(), HPP_MEDIA_TYPE.to_owned()),
+        ("Accept".to_owned(), HPP_MEDIA_TYPE.to_owned()),
+        (IDEMPOTENCY_HEADER.to_owned(), key),
+    ];
+    Ok(HttpRequest {
+        method: "POST",
+        path: "payment_pages".to_owned(),
+        headers,
+        body: json(&body),
+    })
 }
 
 /// `GET api/payments/{payment_id}`: the payment's state
 /// ([`super::wire::parse_status`]).
 pub fn status(auth: &Auth, payment_id: &str) -> Result<HttpRequest, BuildError> {
     check_payment_id(payment_id)?;
-    Ok(HttpRequest {
-        method: "GET",
-        path: format!("api/payments/{payment_id}"),
-        headers: base_headers(auth),
-        body: String::new(),
-    })
+    Ok(HttpRequest::get(
+        format!("api/payments/{payment_id}"),
+        base_headers(auth),
+    ))
 }
 
 /// `POST api/payments/{id}/partialSettlements` `{value, reference}`: our capture of
@@ -264,17 +289,16 @@ fn bodyless_post(
 ) -> Result<HttpRequest, BuildError> {
     check_payment_id(payment_id)?;
     check_reference("our_intent_id", our_intent_id)?;
-    let mut headers = base_headers(auth);
-    headers.push((
-        IDEMPOTENCY_HEADER.to_owned(),
-        idempotency_key(our_intent_id, operation),
-    ));
     Ok(HttpRequest {
         method: "POST",
         path: format!("api/payments/{payment_id}/{action}"),
-        headers,
+        headers: base_headers(auth),
         body: String::new(),
-    })
+    }
+    .with_header(
+        IDEMPOTENCY_HEADER,
+        idempotency_key(our_intent_id, operation),
+    ))
 }
 
 fn base_headers(auth: &Auth) -> Vec<(String, String)> {
@@ -285,15 +309,18 @@ fn base_headers(auth: &Auth) -> Vec<(String, String)> {
 }
 
 fn post<T: Serialize>(auth: &Auth, path: String, body: &T, key: &str) -> HttpRequest {
-    let mut headers = base_headers(auth);
-    headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
-    headers.push((IDEMPOTENCY_HEADER.to_owned(), key.to_owned()));
     HttpRequest {
         method: "POST",
         path,
-        headers,
-        body: serde_json::to_string(body).expect("plain structs serialise"),
+        headers: base_headers(auth),
+        body: json(body),
     }
+    .with_header("Content-Type", JSON_CONTENT_TYPE)
+    .with_header(IDEMPOTENCY_HEADER, key)
+}
+
+fn json<T: Serialize>(body: &T) -> String {
+    serde_json::to_string(body).expect("plain structs serialise")
 }
 
 /// A Worldpay payment id goes into a path: only RFC 3986 path characters that
@@ -396,13 +423,20 @@ mod tests {
             )
         })
         .unwrap();
-        assert_eq!((r.method, r.path.as_str()), ("POST", "api/payment_pages"));
+        // Worldpay's path, not one of ours under `api/`; its media type both ways.
+        assert_eq!((r.method, r.path.as_str()), ("POST", "payment_pages"));
         assert_eq!(
             headers(&r),
             vec![
                 ("Authorization", BASIC),
-                ("WP-Api-Version", "2024-06-01"),
-                ("Content-Type", "application/json"),
+                (
+                    "Content-Type",
+                    "application/vnd.worldpay.payment_pages-v1.hal+json"
+                ),
+                (
+                    "Accept",
+                    "application/vnd.worldpay.payment_pages-v1.hal+json"
+                ),
                 ("Idempotency-Key", "pi_abc:payment_page:1"),
             ]
         );

@@ -590,4 +590,112 @@ mod tests {
             }]
         );
     }
+
+    const FUZZ_KEYS: &[&str] = &[
+        "eventId",
+        "eventTimestamp",
+        "eventDetails",
+        "classification",
+        "transactionReference",
+        "type",
+        "date",
+        "amount",
+        "value",
+        "currencyCode",
+        "paymentId",
+        "reference",
+    ];
+    const FUZZ_WORDS: &[&str] = &[
+        "Authorized",
+        "SentForSettlement",
+        "Settled",
+        "Refused",
+        "Cancelled",
+        "Expired",
+        "SentForRefund",
+        "Refunded",
+        "RefundFailed",
+        "SettlementFailed",
+        "Error",
+        "EUR",
+        "JPY",
+        "KWD",
+        "eur",
+        "",
+        "pi_1",
+        "2024-06-01T12:00:00Z",
+        "2024-02-30T25:61:61+14:00",
+        "9999-12-31T23:59:59.999999999-23:59",
+        "0000-01-01T00:00:00Z",
+    ];
+
+    /// Everything a Worker does with a notification after its signature passed.
+    fn read_notification(body: &[u8]) {
+        if let Ok(n) = parse_notification(body) {
+            let _ = n.our_intent_id();
+            let at = n.occurred_at().unwrap_or(0);
+            let _ = n.needs_status_check();
+            for currency in [Currency::EUR, Currency::JPY, Currency::KWD] {
+                for method in [CaptureMethod::Manual, CaptureMethod::Automatic] {
+                    let our =
+                        IntentState::new(Money::from_minor_units(1250, currency).unwrap(), method);
+                    let _ = n.to_events(&our, at);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fuzz_sample_is_a_valid_notification() {
+        let n = parse_notification(BODY).unwrap();
+        let our = IntentState::new(eur("10.00"), CaptureMethod::Manual);
+        assert!(n.to_events(&our, n.occurred_at().unwrap()).is_ok());
+    }
+
+    proptest! {
+        /// Fuzz-style: no byte string makes the notification parser (or what
+        /// reads its result) panic.
+        #[test]
+        fn notification_parser_never_panics_on_any_bytes(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            read_notification(&body);
+        }
+
+        /// Nor does any text, or anything shaped like a timestamp, as `eventTimestamp`.
+        #[test]
+        fn timestamp_parser_never_panics(
+            s in prop_oneof![
+                ".{0,40}",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9\\x{e9}]{0,12})?(Z|z|[+-][0-9]{2}:[0-9]{2}|\\x{1F600})?",
+            ],
+        ) {
+            let _ = parse_rfc3339(&s);
+        }
+
+        /// No header text makes the signature check panic, and none passes for a
+        /// body it was not made for.
+        #[test]
+        fn signature_check_never_panics(
+            header in "[0-9a-fA-F/SHA256,: \\x{80}-\\x{10ffff}]{0,80}",
+            body in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            prop_assert!(check(&header, &body).is_err(), "{header:?} accepted");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// From the valid notification with a few values replaced or removed at
+        /// any depth: these reach the mapping onto our events.
+        #[test]
+        fn notification_parser_never_panics_on_mutated_notifications(
+            body in crate::http::tests::mutated(
+                std::str::from_utf8(BODY).unwrap(),
+                FUZZ_KEYS,
+                FUZZ_WORDS,
+            ),
+        ) {
+            read_notification(&body);
+        }
+    }
 }

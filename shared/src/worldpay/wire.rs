@@ -157,8 +157,10 @@ pub fn parse_status(body: &[u8]) -> Result<PaymentStatus, ParseError> {
     parse_json(body, "payment status")
 }
 
-/// `POST api/payment_pages` → where to send the customer (our definition, see
-/// [`super::requests::hosted_payment_page`]):
+/// `POST payment_pages` → where to send the customer (see
+/// [`super::requests::hosted_payment_page`]): `{"url": "https://…"}`, which is what
+/// PROVIDERS.md names; we also read `transactionReference` (checked to be ours) and
+/// an optional `paymentId`, as the Worldpay stand-in answers:
 /// `{"url": "https://…", "transactionReference": "pi_…", "paymentId": "…"?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -266,24 +268,10 @@ impl WorldpayError {
             .with_param("amount");
         }
         match self.status {
-            401 | 403 => ApiError::provider(
-                502,
-                "provider_authentication_failed",
-                "Worldpay refused this merchant's credentials. Check the Worldpay configuration.",
-            ),
-            409 => ApiError::idempotency(
-                "This operation was already sent to the payment provider with different values.",
-            ),
-            429 | 500..=599 => ApiError::provider(
-                503,
-                "provider_unavailable",
-                "The payment provider is unavailable. Try again shortly.",
-            ),
-            _ => ApiError::provider(
-                502,
-                "provider_error",
-                "The payment provider refused the request.",
-            ),
+            401 | 403 => crate::http::provider_credentials_refused("Worldpay"),
+            409 => crate::http::provider_idempotency_conflict(),
+            429 | 500..=599 => crate::http::provider_unavailable(503),
+            _ => crate::http::provider_refused(),
         }
     }
 }
