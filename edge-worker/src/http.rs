@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use shared::error::ApiError;
-use worker::{Request, Response, Result};
+use worker::{js_sys, wasm_bindgen_futures, web_sys, Request, Response, Result};
 
 /// Bodies above this are refused before they are read in full (API.md: 64 KiB).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -18,6 +18,12 @@ pub enum Fail {
 impl From<ApiError> for Fail {
     fn from(e: ApiError) -> Self {
         Fail::Api(e)
+    }
+}
+
+impl From<worker::wasm_bindgen::JsValue> for Fail {
+    fn from(e: worker::wasm_bindgen::JsValue) -> Self {
+        Fail::Internal(worker::Error::from(e))
     }
 }
 
@@ -90,7 +96,7 @@ pub fn error(e: &ApiError) -> Result<Response> {
 /// before reading, and without one (chunked) while reading, so an endless body is
 /// never held whole.
 pub async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
-    use futures_util::StreamExt;
+    use worker::wasm_bindgen::JsCast;
     let too_large = || {
         ApiError::invalid_request(
             "body_too_large",
@@ -103,17 +109,37 @@ pub async fn read_body(req: &mut Request) -> ApiResult<Vec<u8>> {
         }
     }
     let mut body = Vec::new();
-    let Ok(mut stream) = req.stream() else {
+    let Some(stream) = req.inner().body() else {
         return Ok(body); // no body at all
     };
-    while let Some(chunk) = stream.next().await {
-        body.extend_from_slice(&chunk?);
-        if body.len() > MAX_BODY {
-            return Err(too_large().into());
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let mut seen = 0usize;
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read()).await?;
+        if js_sys::Reflect::get(&chunk, &"done".into())?.as_bool() == Some(true) {
+            break;
         }
+        let value = js_sys::Uint8Array::new(&js_sys::Reflect::get(&chunk, &"value".into())?);
+        seen += value.length() as usize;
+        if seen <= MAX_BODY {
+            body.extend_from_slice(&value.to_vec());
+        } else if seen > MAX_DRAIN {
+            // Past this, stop reading altogether: the caller gets its 400 now.
+            let _ = wasm_bindgen_futures::JsFuture::from(reader.cancel()).await;
+            break;
+        }
+        // Between the two, the rest is read and dropped, never kept: answering
+        // before a sender has finished sending makes some proxies fail the request.
+    }
+    if seen > MAX_BODY {
+        return Err(too_large().into());
     }
     Ok(body)
 }
+
+/// How much of an oversized body without `Content-Length` is read (and dropped)
+/// before the stream is cancelled.
+const MAX_DRAIN: usize = 4 * 1024 * 1024;
 
 /// Decodes a JSON body into a request type that denies unknown fields, naming the
 /// offending field in the error.
