@@ -4,6 +4,9 @@
 // recording proxy, whose faults (an answer lost after Stripe acted) stand in for
 // timeouts and dropped connections.
 import { test } from 'node:test';
+import { utimesSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { randomUUID, createHmac } from 'node:crypto';
 import { api, errorOf, paymentMethod, stripe, stripeMerchant, PROXY, STRIPE_TEST_ACCOUNT, WORKER } from './lib.mjs';
@@ -225,4 +228,61 @@ test('a stored answer never holds a secret key: a replayed key roll shows it mas
   assert.ok(!replay.text.includes(fresh), replay.text);
   assert.equal(replay.json.secret_key, `sk_test_…${fresh.slice(-4)}`);
   assert.equal((await api('GET', '/v1/merchants/me', { key: fresh })).status, 200, 'the replay rolled nothing');
+});
+
+test('a confirm whose answer is lost after Stripe charged is pending (200), then succeeded once Stripe is asked', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '64.00');
+  const since = await lastSeq();
+  await fault({ method: 'POST', path_prefix: '/v1/payment_intents/', path_suffix: '/confirm', kind: 'drop_after_forward', count: 1 });
+  try {
+    const lost = await confirm(m, pi, await paymentMethod('4242424242424242'));
+    assert.equal(lost.status, 200, lost.text);
+    assert.equal(lost.json.status, 'processing', 'not known yet: neither failed nor succeeded');
+    // A second confirm does not confirm again: it asks Stripe what happened.
+    const again = await confirm(m, pi, await paymentMethod('4242424242424242'));
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.status, 'succeeded');
+    assert.equal(again.json.amount_received, '64.00');
+    const confirms = (await recorded(since)).filter((r) => r.path.endsWith('/confirm') && r.upstream_status === 200);
+    assert.equal(confirms.length, 1, `Stripe confirmed ${confirms.length} times`);
+  } finally {
+    await clearFaults();
+  }
+});
+
+test('a Worker killed between the provider call and its write recovers the right state on the next request', async () => {
+  const m = await stripeMerchant();
+  const pi = await intent(m, '71.00', 'manual');
+  const since = await lastSeq();
+  // Stripe confirms at once; its answer is held back while the Worker is restarted
+  // under the request (wrangler dev reloads it when its bundle changes).
+  await fault({ method: 'POST', path_prefix: '/v1/payment_intents/', path_suffix: '/confirm', kind: 'hold_after_forward', hold_ms: 8000 });
+  try {
+    const inFlight = confirm(m, pi, await paymentMethod('4242424242424242'));
+    const until = Date.now() + 10000;
+    while (!(await recorded(since)).some((r) => r.path.endsWith('/confirm') && r.upstream_status === 200)) {
+      assert.ok(Date.now() < until, 'the confirm reached Stripe');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const bundle = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../edge-worker/build/index.js');
+    const now = new Date();
+    utimesSync(bundle, now, now);
+    const died = await inFlight;
+    assert.notEqual(died.json?.status, 'requires_capture', `the killed request wrote nothing: ${died.status} ${died.text}`);
+    // Back up: the next read finds the open attempt and asks Stripe.
+    let after;
+    for (let i = 0; i < 100; i++) {
+      after = await read(m, pi).catch(() => null);
+      if (after?.status === 200) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(after.status, 200, after.text);
+    assert.equal(after.json.status, 'requires_capture');
+    assert.equal(after.json.amount_capturable, '71.00');
+    const confirms = (await recorded(since)).filter((r) => r.path.endsWith('/confirm') && r.upstream_status === 200);
+    assert.equal(confirms.length, 1);
+  } finally {
+    await clearFaults();
+  }
 });

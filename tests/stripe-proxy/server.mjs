@@ -20,11 +20,12 @@
 //     invalid_request_error `parameter_missing`, before any idempotency record, as Stripe does
 //     for a request that fails validation. `use_stripe_sdk` and `return_url`, which localstripe
 //     refuses ("Unexpected …"), are recorded and then stripped before forwarding;
-//   - injectable faults (lost answer after the charge happened, 500, 503).
+//   - injectable faults (lost answer after the charge happened, 500, 503, an answer held
+//     back for `hold_ms` while the caller is killed).
 // Control API (JSON), never forwarded:
 //   GET    /_recorder/requests?since=SEQ  → {data:[records with seq > SEQ], last_seq}
 //   DELETE /_recorder/requests            clears records (seq keeps counting; idempotency kept)
-//   POST   /_recorder/faults {method?, path_prefix?, kind, count?} → 201 the fault
+//   POST   /_recorder/faults {method?, path_prefix?, path_suffix?, kind, count?, hold_ms?} → 201 the fault
 //   GET    /_recorder/faults              → {data:[faults with remaining counts]}
 //   DELETE /_recorder/faults              clears faults
 //   DELETE /_recorder/idempotency         forgets every idempotency key
@@ -42,7 +43,7 @@ const CONNECT_FIELDS = new Set(['application_fee_amount', 'transfer_data[destina
 // Real Stripe parameters localstripe answers 400 "Unexpected …" to on a PaymentIntent
 // create or confirm: recorded, then removed before forwarding.
 const SDK_FIELDS = new Set(['use_stripe_sdk', 'return_url']);
-const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward']);
+const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward', 'hold_after_forward']);
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -161,10 +162,11 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
   const captured = new Map(); // PaymentIntent id → amount captured (localstripe does not say)
 
   function takeFault(method, path) {
-    const f = faults.find((x) => (!x.method || x.method === method) && path.startsWith(x.path_prefix));
+    const f = faults.find((x) => (!x.method || x.method === method) && path.startsWith(x.path_prefix)
+      && (!x.path_suffix || path.endsWith(x.path_suffix)));
     if (!f) return null;
     if (--f.remaining === 0) faults = faults.filter((x) => x !== f);
-    return f.kind;
+    return f;
   }
 
   function forward(method, url, headers, body) {
@@ -227,7 +229,8 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
     }
 
     // Faults apply only to requests about to be forwarded (not to replays or key errors).
-    const fault = takeFault(req.method, url.pathname);
+    const taken = takeFault(req.method, url.pathname);
+    const fault = taken?.kind ?? null;
     record.fault = fault;
     if (fault === '503_before_forward') {
       release();
@@ -297,6 +300,10 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       return send(res, record, 500, JSON_TYPE, errorBody('api_error', 'An unknown error occurred'));
     }
     if (slot) Object.assign(slot, { done: true, response: { status: up.statusCode, headers: outHeaders, body: out } });
+    if (fault === 'hold_after_forward') { // Stripe acted; the answer waits (the caller may die meanwhile)
+      await new Promise((r) => setTimeout(r, taken.hold_ms));
+      if (req.socket.destroyed) return;
+    }
     if (fault === 'drop_after_forward') { // the charge happened and is stored; the caller gets nothing
       req.socket.destroy();
       return;
@@ -320,13 +327,16 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       let f;
       try { f = JSON.parse((await readBody(req)).toString()); } catch { f = null; }
       const count = f?.count ?? 1;
+      const holdMs = f?.hold_ms ?? 0;
       if (!f || !FAULT_KINDS.has(f.kind) || !Number.isInteger(count) || count < 1
-        || (f.method != null && typeof f.method !== 'string') || (f.path_prefix != null && typeof f.path_prefix !== 'string')) {
+        || (f.method != null && typeof f.method !== 'string') || (f.path_prefix != null && typeof f.path_prefix !== 'string')
+        || (f.path_suffix != null && typeof f.path_suffix !== 'string')
+        || !Number.isInteger(holdMs) || holdMs < 0 || holdMs > 60000) {
         return reply(400, { error: { type: 'invalid_request_error',
-          message: `expected {method?, path_prefix?, kind: ${[...FAULT_KINDS].join('|')}, count?: integer ≥ 1}` } });
+          message: `expected {method?, path_prefix?, path_suffix?, kind: ${[...FAULT_KINDS].join('|')}, count?: integer ≥ 1, hold_ms?: 0–60000}` } });
       }
       const fault = { id: ++faultId, method: f.method ? f.method.toUpperCase() : null,
-        path_prefix: f.path_prefix ?? '/', kind: f.kind, count, remaining: count };
+        path_prefix: f.path_prefix ?? '/', path_suffix: f.path_suffix ?? null, kind: f.kind, count, remaining: count, hold_ms: holdMs };
       faults.push(fault);
       return reply(201, fault);
     }

@@ -262,7 +262,7 @@ describe('stripe proxy', () => {
   it('fault drop_after_forward: charge happens, caller gets a network error, retry is replayed', async () => {
     const f = await addFault({ method: 'post', path_prefix: '/v1/payment_intents', kind: 'drop_after_forward', count: 1 });
     assert.equal(f.status, 201);
-    assert.deepEqual(f.json, { id: 1, method: 'POST', path_prefix: '/v1/payment_intents', kind: 'drop_after_forward', count: 1, remaining: 1 });
+    assert.deepEqual(f.json, { id: 1, method: 'POST', path_prefix: '/v1/payment_intents', path_suffix: null, kind: 'drop_after_forward', count: 1, remaining: 1, hold_ms: 0 });
     await assert.rejects(post(proxy.url, '/v1/payment_intents', 'amount=1000', { 'idempotency-key': 'k5' }),
       (e) => ['ECONNRESET', 'EPIPE'].includes(e.code) || /socket hang up/.test(e.message));
     assert.equal(up.seen.length, 1);
@@ -306,6 +306,20 @@ describe('stripe proxy', () => {
     assert.equal((await call(proxy.url, 'GET', '/v1/x')).status, 200);
     assert.equal((await addFault({ kind: 'nope' })).status, 400);
     assert.equal((await addFault({ kind: '503_before_forward', count: 0 })).status, 400);
+  });
+
+  it('fault hold_after_forward: only paths with the suffix; the answer comes hold_ms late, after upstream acted', async () => {
+    await addFault({ method: 'POST', path_prefix: '/v1/payment_intents/', path_suffix: '/confirm', kind: 'hold_after_forward', hold_ms: 300 });
+    const t0 = Date.now();
+    assert.equal((await post(proxy.url, '/v1/payment_intents/pi_1', 'a=1')).status, 200); // no suffix: not held
+    assert.ok(Date.now() - t0 < 250);
+    const t1 = Date.now();
+    const held = await post(proxy.url, '/v1/payment_intents/pi_1/confirm', 'use_stripe_sdk=true', { 'idempotency-key': 'kh' });
+    assert.equal(held.status, 200);
+    assert.ok(Date.now() - t1 >= 300, 'held back');
+    assert.equal(up.seen.length, 2, 'forwarded before the hold');
+    assert.equal((await addFault({ kind: 'hold_after_forward', hold_ms: 60001 })).status, 400);
+    assert.equal((await addFault({ kind: 'hold_after_forward', path_suffix: 7 })).status, 400);
   });
 
   it('since filtering; DELETE clears records but not seq or idempotency state', async () => {
