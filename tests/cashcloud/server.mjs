@@ -57,6 +57,9 @@
 //   POST send-callback {hash, method, status, time?, control?, merchant?} posts a
 //        hand-made callback to the registered URL, changes nothing → the delivery
 //   POST reset                                back to the start options, nothing else kept
+//   POST faults {path, count?=1}               the next `count` merchant API calls to `path`
+//        are carried out, then the connection is dropped unanswered (a lost answer);
+//        DELETE faults clears them
 // Usage: node server.mjs PORT [MERCHANTS_JSON_OR_FILE]   (binds 127.0.0.1 only)
 //   or startCashcloud({port, merchants, wallets, now}) → {url, close, settled, callbacks}.
 // Node 20 built-ins only.
@@ -381,6 +384,7 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
     await act(tx);
     return { transaction: merchantView(tx), wallet: publicWallet(wallet) };
   }
+  const faults = []; // lost answers to inject: {path, remaining}
   const standinRoutes = {
     'POST /_standin/merchants': (b) => [201, publicMerchant(addMerchant(b))],
     'GET /_standin/merchants': () => ({ data: [...state.merchants.values()].map(publicMerchant) }),
@@ -409,6 +413,13 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
       return deliver(merchant, fields, true);
     },
     'POST /_standin/reset': () => { reset(); return {}; },
+    'POST /_standin/faults': (b) => {
+      const count = b.count ?? 1;
+      if (typeof b.path !== 'string' || !Number.isInteger(count) || count < 1) fail(400, 'expected {path, count?: integer ≥ 1}');
+      faults.push({ path: b.path, remaining: count });
+      return [201, { path: b.path, count }];
+    },
+    'DELETE /_standin/faults': () => { faults.length = 0; return {}; },
   };
 
   // --- HTTP --------------------------------------------------------------------------------
@@ -436,7 +447,13 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
     if (set[0] === merchantRoutes) {
       const form = req.method === 'GET' ? url.searchParams : new URLSearchParams(raw);
       const merchant = key === 'POST /salt' ? null : authenticate(req);
-      return send(res, 200, await fn(form, merchant));
+      const out = await fn(form, merchant);
+      const f = faults.find((x) => x.path === url.pathname);
+      if (f) { // carried out, but the caller never hears of it
+        if (--f.remaining === 0) faults.splice(faults.indexOf(f), 1);
+        return res.destroy();
+      }
+      return send(res, 200, out);
     }
     let body = {};
     try { body = raw ? JSON.parse(raw) : {}; } catch { fail(400, 'body must be JSON'); }

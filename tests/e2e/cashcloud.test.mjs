@@ -103,6 +103,50 @@ test('limits: 0.19 € and 200.01 € on corporate refused, the sixth corporate 
   assert.equal((await create(plus, '250.00')).status, 200);
 });
 
+test('a declined request gives its daily slot back: five declines leave the Corporate plan its five', async () => {
+  const m = await cashcloudMerchant('corporate');
+  for (let i = 0; i < 5; i++) {
+    const pi = await requested(m, '1.00');
+    await standin('POST', 'decline', { hash: pi.provider_reference });
+    assert.equal((await read(m, pi)).json.status, 'requires_payment_method');
+  }
+  // Anyone with the checkout page could otherwise use up the merchant's day.
+  for (let i = 0; i < 5; i++) await requested(m, '1.00');
+  const sixth = await create(m, '1.00');
+  const refused = sixth.status === 200 ? await confirm(m, sixth.json) : sixth;
+  assert.equal(errorOf(assert, refused, 400).code, 'daily_limit_exceeded', 'the sixth live request is still refused');
+});
+
+test('a money request whose answer is lost is followed, never sent twice', async () => {
+  const m = await cashcloudMerchant();
+  const pi = await create(m, '6.40');
+  await standin('POST', 'faults', { path: '/request' });
+  try {
+    const lost = await confirm(m, pi.json);
+    assert.equal(lost.status, 200, lost.text);
+    assert.equal(lost.json.status, 'processing', 'it may be in the wallet: not failed');
+    const again = await confirm(m, pi.json);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.status, 'processing');
+    const mine = (await standin('GET', 'transactions')).data.filter((t) => t.extern?.id === pi.json.id);
+    assert.equal(mine.length, 1, `${mine.length} wallet requests`);
+    // The customer approves the one request; its callback names a hash we never
+    // heard: Cashcloud's own record of it names our intent.
+    await standin('POST', 'approve', { hash: mine[0].hash, pin: '1234' });
+    let now;
+    for (let i = 0; i < 50; i++) {
+      now = (await read(m, pi.json)).json;
+      if (now.status !== 'processing') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(now.status, 'succeeded', JSON.stringify(now));
+    assert.equal(now.provider_reference, mine[0].hash);
+    assert.equal(now.amount_received, '6.40');
+  } finally {
+    await standin('DELETE', 'faults');
+  }
+});
+
 test('another currency is refused with the EUR equivalent quoted', async () => {
   const m = await cashcloudMerchant();
   const r = await api('POST', '/v1/payment_intents', {

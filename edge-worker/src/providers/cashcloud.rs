@@ -299,16 +299,43 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
     let (after, _) = ctx.store.apply_events(intent.id(), &evs, ctx.now)?;
     if was_open && after.status()? == shared::intent::IntentStatus::RequiresPaymentMethod {
         // Declined or expired: that request took no money, so it takes no slot.
-        if setup.account.plan.daily_limit().is_some() {
-            ctx.store.release_daily_slot(&day(intent
-                .row
-                .created
-                .max(ctx.now - 86_400)
-                .min(ctx.now)))?;
+        if let (Some(_), Some(expires)) = (setup.account.plan.daily_limit(), intent.row.expires_at)
+        {
+            // The slot was taken on the day of the confirm that set this expiry.
+            let requested_at = expires - i64::from(REQUEST_EXPIRATION_SECONDS);
+            ctx.store.release_daily_slot(&day(requested_at))?;
         }
     }
     settle_pending_refunds(ctx, &setup, &after).await?;
     Ok(Outcome::Done(ctx.store.intent(intent.id())?))
+}
+
+/// A callback names a request we hold no hash for: one whose answer was lost. Its
+/// transaction, read from Cashcloud with this merchant's credentials, names our
+/// intent (`extern.id`, which we sent): that intent takes the hash, so the one
+/// request it has is followed from now on and never sent again.
+pub async fn adopt(ctx: &Ctx, merchant_id: &str, hash: &str) -> ApiResult<Option<Intent>> {
+    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let tx = match setup.transaction(hash).await {
+        Ok(tx) => tx,
+        // Not this merchant's transaction at Cashcloud: no object of ours.
+        Err(Fail::Api(e)) if e.status < 500 => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(id) = tx.external.and_then(|e| e.id) else {
+        return Ok(None);
+    };
+    if !shared::keys::is_id("pi_", &id) {
+        return Ok(None);
+    }
+    let Some(intent) = ctx.store.find_intent(&id)? else {
+        return Ok(None);
+    };
+    if intent.provider()? != Provider::Cashcloud || intent.row.provider_reference.is_some() {
+        return Ok(None);
+    }
+    ctx.store.set_reference(&id, hash)?;
+    Ok(Some(ctx.store.intent(&id)?))
 }
 
 /// A Cashcloud refund is itself a request the wallet user accepts: each pending one

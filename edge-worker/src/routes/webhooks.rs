@@ -173,10 +173,15 @@ pub async fn cashcloud(req: Request, rc: RouteContext<Object>) -> Result<Respons
                 return Ok("duplicate");
             }
             let (outcome, object_id) = match cb.method {
-                CallbackMethod::Request => match ctx
+                CallbackMethod::Request => match match ctx
                     .store
                     .intent_by_reference(Provider::Cashcloud, &cb.hash)?
                 {
+                    Some(intent) => Some(intent),
+                    None => {
+                        crate::providers::cashcloud::adopt(&ctx, &merchant_id, &cb.hash).await?
+                    }
+                } {
                     None => ("unknown_object", None),
                     Some(intent) => {
                         let before = (intent.row.status.clone(), intent.balances);
