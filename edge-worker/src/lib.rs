@@ -82,6 +82,7 @@ route_table! {
     GET  "/v1/merchants/me/providers"                Secret    => accounts::list;
     PUT  "/v1/merchants/me/providers/:provider"      Secret    => accounts::put;
     DELETE "/v1/merchants/me/providers/:provider"    Secret    => accounts::delete;
+    POST "/v1/merchants/me/stripe_connect"           Secret    => merchants::stripe_connect;
     // Payment intents and refunds.
     POST "/v1/payment_intents"                       Secret    => intents::create;
     GET  "/v1/payment_intents"                       Secret    => intents::list;
@@ -98,6 +99,9 @@ route_table! {
     POST "/v1/payment_intents/:id/confirm"           Widget    => checkout::confirm;
     OPTIONS "/v1/payment_intents/:id/confirm"        Preflight => preflight;
     // Signed provider callbacks.
+    // The platform's own endpoint (Connect destination charges), before the
+    // per-merchant pattern that would match it too; the Worker verifies it.
+    POST "/v1/webhooks/stripe/platform"              Signed    => meta::never;
     POST "/v1/webhooks/stripe/:merchant_id"          Signed    => webhooks::stripe;
     POST "/v1/webhooks/cashcloud/:merchant_id"       Signed    => webhooks::cashcloud;
     POST "/v1/webhooks/worldpay/:merchant_id"        Signed    => webhooks::worldpay;
@@ -107,7 +111,12 @@ route_table! {
 const INIT_PATH: &str = "/_internal/merchants/init";
 
 pub(crate) fn merchant_router(data: Object) -> Router<'static, Object> {
-    object_router(data, false).post_async(INIT_PATH, merchants::init)
+    object_router(data, false)
+        .post_async(INIT_PATH, merchants::init)
+        .post_async(
+            webhooks::PLATFORM_EVENT_PATH,
+            webhooks::stripe_platform_event,
+        )
 }
 
 pub(crate) fn platform_router(data: Object) -> Router<'static, Object> {
@@ -182,6 +191,9 @@ async fn dispatch(req: Request, env: &Env, method: &Method, path: &str) -> Resul
                     "Invalid API key provided. Send `Authorization: Bearer <key>`.",
                 )),
             }
+        }
+        Who::Signed if route.path == "/v1/webhooks/stripe/platform" => {
+            webhooks::stripe_platform(req, env).await
         }
         Who::Signed => {
             // An id not of our shape names no merchant: its object is one that never

@@ -27,11 +27,21 @@ pub enum StripeMode {
 #[serde(deny_unknown_fields)]
 pub struct StripeAccount {
     pub mode: StripeMode,
+    /// Direct mode: the merchant's own keys. Connect mode has none: the platform's
+    /// key makes destination charges and the platform's endpoint gets the events.
+    #[serde(default = "no_secret")]
     pub secret_key: Secret,
+    #[serde(default)]
     pub publishable_key: String,
+    #[serde(default = "no_secret")]
     pub webhook_secret: Secret,
+    /// Connect mode: the account the platform's onboarding created, never typed in.
     #[serde(default)]
     pub connected_account_id: Option<String>,
+}
+
+fn no_secret() -> Secret {
+    Secret::new(String::new())
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,7 +102,27 @@ fn key_mode(key: &str, prefix: &str) -> Option<bool> {
 }
 
 impl StripeAccount {
+    /// The account Connect onboarding made for a merchant (`POST /v1/merchants/me/stripe_connect`).
+    pub fn connected(account_id: String) -> StripeAccount {
+        StripeAccount {
+            mode: StripeMode::Connect,
+            secret_key: no_secret(),
+            publishable_key: String::new(),
+            webhook_secret: no_secret(),
+            connected_account_id: Some(account_id),
+        }
+    }
+
+    /// What a merchant may send (`PUT /v1/merchants/me/providers/stripe`): their own
+    /// keys, direct mode. A connected account is never typed in: a mistyped or someone
+    /// else's `acct_` would route their customers' money there.
     fn validate(&self, livemode: bool) -> Result<(), ApiError> {
+        if self.mode == StripeMode::Connect || self.connected_account_id.is_some() {
+            return Err(invalid(
+                "mode",
+                "Connect accounts come only from onboarding: POST /v1/merchants/me/stripe_connect. It needs no Stripe keys of yours.",
+            ));
+        }
         check_len("secret_key", self.secret_key.expose())?;
         check_len("publishable_key", &self.publishable_key)?;
         check_len("webhook_secret", self.webhook_secret.expose())?;
@@ -127,22 +157,7 @@ impl StripeAccount {
                 "webhook_secret must be a Stripe endpoint secret (whsec_…).",
             ));
         }
-        match (self.mode, &self.connected_account_id) {
-            (StripeMode::Connect, Some(id))
-                if id.starts_with("acct_") && id.len() > 5 && id.len() <= 255 =>
-            {
-                Ok(())
-            }
-            (StripeMode::Connect, _) => Err(invalid(
-                "connected_account_id",
-                "connect mode needs connected_account_id, the merchant's Stripe account (acct_…).",
-            )),
-            (StripeMode::Direct, Some(_)) => Err(invalid(
-                "connected_account_id",
-                "connected_account_id is only for connect mode.",
-            )),
-            (StripeMode::Direct, None) => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -303,21 +318,24 @@ mod tests {
     }
 
     #[test]
-    fn connect_mode_needs_the_connected_account_and_direct_mode_refuses_it() {
+    fn connect_accounts_are_never_typed_in() {
         let mut body = good_stripe();
         body["mode"] = json!("connect");
-        assert_eq!(
-            stripe(body.clone())
-                .validate(false)
-                .unwrap_err()
-                .param
-                .as_deref(),
-            Some("connected_account_id")
-        );
+        let refuse = |b: &Value| stripe(b.clone()).validate(false).unwrap_err().param;
+        assert_eq!(refuse(&body).as_deref(), Some("mode"));
         body["connected_account_id"] = json!("acct_1Abc");
-        stripe(body.clone()).validate(false).unwrap();
+        assert_eq!(refuse(&body).as_deref(), Some("mode"));
         body["mode"] = json!("direct");
-        assert!(stripe(body).validate(false).is_err());
+        assert_eq!(refuse(&body).as_deref(), Some("mode"));
+        // Onboarding's own account needs no keys of the merchant's.
+        let made = StripeAccount::connected("acct_1Made".into());
+        assert_eq!(made.mode, StripeMode::Connect);
+        let doc = ProviderAccount::Stripe(made).sealed_document();
+        let back = ProviderAccount::from_json(Provider::Stripe, doc.expose().as_bytes()).unwrap();
+        let ProviderAccount::Stripe(back) = back else {
+            panic!()
+        };
+        assert_eq!(back.connected_account_id.as_deref(), Some("acct_1Made"));
     }
 
     #[test]

@@ -92,7 +92,9 @@ test('bad provider keys are refused and change nothing: shapes, and test and liv
     [{ ...STRIPE_TEST_ACCOUNT, secret_key: 'sk_live_abcdefgh12345678', publishable_key: 'pk_live_abcdefgh' }, 'secret_key'],
     [{ ...STRIPE_TEST_ACCOUNT, publishable_key: 'pk_live_abcdefgh' }, 'publishable_key'],
     [{ ...STRIPE_TEST_ACCOUNT, secret_key: 'not-a-key' }, 'secret_key'],
-    [{ ...STRIPE_TEST_ACCOUNT, mode: 'connect' }, 'connected_account_id'],
+    // A connected account is never typed in: only the platform's onboarding makes one.
+    [{ ...STRIPE_TEST_ACCOUNT, mode: 'connect' }, 'mode'],
+    [{ ...STRIPE_TEST_ACCOUNT, mode: 'connect', connected_account_id: 'acct_1SomeoneElse' }, 'mode'],
     [{ ...STRIPE_TEST_ACCOUNT, api_base: 'http://attacker.invalid' }, 'api_base'],
   ];
   for (const [body, param] of bad) {

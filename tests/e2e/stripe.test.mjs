@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID, createHmac } from 'node:crypto';
-import { api, errorOf, paymentMethod, stripe, stripeMerchant, PROXY, STRIPE, STRIPE_TEST_ACCOUNT, WORKER } from './lib.mjs';
+import { api, errorOf, newMerchant, paymentMethod, stripe, stripeMerchant, PROXY, STRIPE, STRIPE_TEST_ACCOUNT, WORKER } from './lib.mjs';
+import { PLATFORM_WEBHOOK_SECRET } from '../tools/stack.mjs';
 
 async function intent(m, amount, capture_method = 'automatic', currency = 'CHF') {
   const r = await api('POST', '/v1/payment_intents', {
@@ -125,24 +126,63 @@ test('cancel releases the hold', async () => {
   errorOf(assert, await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: {} }), 400);
 });
 
-test('connect mode sends application_fee_amount=50 and the destination for a CHF payment', async () => {
-  const m = await stripeMerchant({ ...STRIPE_TEST_ACCOUNT, mode: 'connect', connected_account_id: 'acct_1ConnectedShop' });
+test('Connect: onboarding makes the account; charges carry the fee, destination and on_behalf_of; refunds reverse the transfer; events come to the platform endpoint', async () => {
+  const m = await newMerchant();
+  // No Stripe keys of the merchant's: the platform's onboarding makes the account.
+  const bad = await api('POST', '/v1/merchants/me/stripe_connect', { key: m.secret_key, body: { return_url: 'javascript:alert(1)' } });
+  errorOf(assert, bad, 400, 'invalid_request_error');
+  const onboard = await api('POST', '/v1/merchants/me/stripe_connect', { key: m.secret_key, body: { return_url: 'https://platform.example/settings' } });
+  assert.equal(onboard.status, 200, onboard.text);
+  assert.match(onboard.json.url, /^https:\/\//);
+  const again = await api('POST', '/v1/merchants/me/stripe_connect', { key: m.secret_key, body: { return_url: 'https://platform.example/settings' } });
+  assert.equal(again.status, 200, again.text);
+  const [acct] = (await api('GET', '/v1/merchants/me/providers', { key: m.secret_key })).json.data;
+  assert.equal(acct.mode, 'connect');
+  assert.match(acct.connected_account_id, /^acct_1/);
+  assert.ok(onboard.json.url.includes(acct.connected_account_id) && again.json.url.includes(acct.connected_account_id), 'one account, however often onboarding starts');
+
   const { last_seq } = await (await fetch(`${PROXY}/_recorder/requests`)).json();
   const pi = await intent(m, '20.00');
   const r = await confirm(m, pi, await paymentMethod('4242424242424242'));
   assert.equal(r.json.status, 'succeeded', r.text);
-  const { data } = await (await fetch(`${PROXY}/_recorder/requests?since=${last_seq}`)).json();
-  const create = data.find((x) => x.method === 'POST' && x.path === '/v1/payment_intents');
+  const sent = async () => (await (await fetch(`${PROXY}/_recorder/requests?since=${last_seq}`)).json()).data;
+  const create = (await sent()).find((x) => x.method === 'POST' && x.path === '/v1/payment_intents');
   assert.ok(create, 'the Worker created the Stripe intent');
   const form = Object.fromEntries(create.form);
   assert.equal(form.application_fee_amount, '50');
-  assert.equal(form['transfer_data[destination]'], 'acct_1ConnectedShop');
+  assert.equal(form['transfer_data[destination]'], acct.connected_account_id);
+  assert.equal(form.on_behalf_of, acct.connected_account_id);
   assert.equal(form.amount, '2000');
   assert.equal(form.currency, 'chf');
   assert.equal(form['metadata[our_intent_id]'], pi.id);
   assert.ok(create.headers['idempotency-key'], 'every POST to Stripe carries an Idempotency-Key');
   assert.match(create.headers.authorization, /^Bearer sk_test_…/, 'the platform key, masked in the record');
-  // Direct mode sends neither.
+
+  // The refund comes back from the connected account, not the platform's balance.
+  const re = await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id, amount: '5.00' }, idem: randomUUID() });
+  assert.equal(re.json.status, 'succeeded', re.text);
+  const refundForm = Object.fromEntries((await sent()).find((x) => x.method === 'POST' && x.path === '/v1/refunds').form);
+  assert.equal(refundForm.reverse_transfer, 'true');
+
+  // Destination charges' events are the platform's: signed with its secret, they
+  // reach the merchant's intent; the merchant endpoint (no secret of its own) refuses.
+  const pi2 = await intent(m, '11.00', 'manual');
+  const held = await confirm(m, pi2, await paymentMethod('4242424242424242'));
+  assert.equal(held.json.status, 'requires_capture', held.text);
+  const stripePi = await stripe('POST', `/v1/payment_intents/${held.json.provider_reference}/capture`, {});
+  const body = JSON.stringify({ id: `evt_${randomUUID().slice(0, 8)}`, object: 'event', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000), data: { object: stripePi } });
+  const toMerchant = await hook(m, body, signed('', body));
+  assert.ok([400, 401].includes(toMerchant.status), `merchant endpoint: ${toMerchant.status}`);
+  const wrong = await fetch(`${WORKER}/v1/webhooks/stripe/platform`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signed(STRIPE_TEST_ACCOUNT.webhook_secret, body) }, body });
+  assert.ok([400, 401].includes(wrong.status), `platform endpoint, wrong secret: ${wrong.status}`);
+  assert.equal((await read(m, pi2)).json.status, 'requires_capture', 'nothing changed');
+  const platform = await fetch(`${WORKER}/v1/webhooks/stripe/platform`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signed(PLATFORM_WEBHOOK_SECRET, body) }, body });
+  assert.equal(platform.status, 200, await platform.text());
+  const done = (await read(m, pi2)).json;
+  assert.equal(done.status, 'succeeded');
+  assert.equal(done.amount_received, '11.00');
+
+  // Direct mode sends none of the Connect fields.
   const d = await stripeMerchant();
   const { last_seq: s2 } = await (await fetch(`${PROXY}/_recorder/requests`)).json();
   await confirm(d, await intent(d, '20.00'), await paymentMethod('4242424242424242'));
@@ -151,6 +191,7 @@ test('connect mode sends application_fee_amount=50 and the destination for a CHF
   const df = Object.fromEntries(direct.form);
   assert.equal(df.application_fee_amount, undefined);
   assert.equal(df['transfer_data[destination]'], undefined);
+  assert.equal(df.on_behalf_of, undefined);
 });
 
 test('a confirm whose answer is lost is retried without charging twice', async () => {

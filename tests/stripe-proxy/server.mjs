@@ -20,6 +20,8 @@
 //     invalid_request_error `parameter_missing`, before any idempotency record, as Stripe does
 //     for a request that fails validation. `use_stripe_sdk` and `return_url`, which localstripe
 //     refuses ("Unexpected …"), are recorded and then stripped before forwarding;
+//   - Connect onboarding, which localstripe lacks: POST /v1/accounts (express),
+//     GET /v1/accounts/{id}, POST /v1/account_links, answered by the proxy itself;
 //   - injectable faults (lost answer after the charge happened, 500, 503, an answer held
 //     back for `hold_ms` while the caller is killed).
 // Control API (JSON), never forwarded:
@@ -33,13 +35,13 @@
 // Node 20 built-ins only.
 import http from 'node:http';
 import https from 'node:https';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
   'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 const CONNECT_FIELDS = new Set(['application_fee_amount', 'transfer_data[destination]',
-  'transfer_data[amount]', 'on_behalf_of']);
+  'transfer_data[amount]', 'on_behalf_of', 'reverse_transfer', 'refund_application_fee']);
 // Real Stripe parameters localstripe answers 400 "Unexpected …" to on a PaymentIntent
 // create or confirm: recorded, then removed before forwarding.
 const SDK_FIELDS = new Set(['use_stripe_sdk', 'return_url']);
@@ -161,6 +163,39 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
   const connectById = new Map(); // PaymentIntent id → Connect fields to show on it
   const captured = new Map(); // PaymentIntent id → amount captured (localstripe does not say)
 
+  const accounts = new Map(); // acct_… → the Express account made here
+
+  // POST /v1/accounts, GET /v1/accounts/{id}, POST /v1/account_links; null: not ours.
+  function connectRoute(method, path, form) {
+    const bad = (param, message) => [400, { error: { type: 'invalid_request_error', code: 'parameter_invalid', param, message } }];
+    if (method === 'POST' && path === '/v1/accounts') {
+      if (form.get('type') !== 'express') return bad('type', 'type must be express');
+      if (!/^[A-Z]{2}$/.test(form.get('country') ?? '')) return bad('country', 'country must be a two-letter code');
+      const id = `acct_1${randomBytes(8).toString('hex')}`;
+      const account = { id, object: 'account', type: 'express', country: form.get('country'),
+        charges_enabled: false, payouts_enabled: false, details_submitted: false,
+        capabilities: { card_payments: form.get('capabilities[card_payments][requested]') === 'true' ? 'inactive' : undefined,
+          transfers: form.get('capabilities[transfers][requested]') === 'true' ? 'inactive' : undefined },
+        metadata: Object.fromEntries([...form].filter(([k]) => k.startsWith('metadata[')).map(([k, v]) => [k.slice(9, -1), v])) };
+      accounts.set(id, account);
+      return [200, account];
+    }
+    const one = /^\/v1\/accounts\/(acct_[A-Za-z0-9]+)$/.exec(path);
+    if (method === 'GET' && one) {
+      const a = accounts.get(one[1]);
+      return a ? [200, a] : [404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such account: '${one[1]}'` } }];
+    }
+    if (method === 'POST' && path === '/v1/account_links') {
+      const account = form.get('account');
+      if (!accounts.has(account)) return bad('account', `No such account: '${account}'`);
+      if (form.get('type') !== 'account_onboarding') return bad('type', 'type must be account_onboarding');
+      for (const p of ['refresh_url', 'return_url']) if (!/^https?:\/\//.test(form.get(p) ?? '')) return bad(p, `${p} must be a URL`);
+      return [200, { object: 'account_link', created: Math.floor(now() / 1000), expires_at: Math.floor(now() / 1000) + 300,
+        url: `https://connect.stripe.com/setup/e/${account}/${randomBytes(6).toString('hex')}` }];
+    }
+    return null;
+  }
+
   function takeFault(method, path) {
     const f = faults.find((x) => (!x.method || x.method === method) && path.startsWith(x.path_prefix)
       && (!x.path_suffix || path.endsWith(x.path_suffix)));
@@ -226,6 +261,16 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       }
       slot = { id, fingerprint, expires: t + IDEMPOTENCY_TTL_MS, done: false, response: null };
       idempotency.set(id, slot);
+    }
+
+    // Connect onboarding, which localstripe lacks: Express accounts and their
+    // onboarding links, answered here (kept like idempotent answers).
+    const connect = connectRoute(req.method, url.pathname, form);
+    if (connect) {
+      const [status, obj] = connect;
+      const out = Buffer.from(JSON.stringify(obj));
+      if (slot) Object.assign(slot, { done: true, response: { status, headers: JSON_TYPE, body: out } });
+      return send(res, record, status, JSON_TYPE, out);
     }
 
     // Faults apply only to requests about to be forwarded (not to replays or key errors).

@@ -322,6 +322,23 @@ describe('stripe proxy', () => {
     assert.equal((await addFault({ kind: 'hold_after_forward', path_suffix: 7 })).status, 400);
   });
 
+  it('Connect onboarding: express accounts once per idempotency key, links only for them, never forwarded', async () => {
+    const acct = await post(proxy.url, '/v1/accounts', 'type=express&country=CH&capabilities%5Bcard_payments%5D%5Brequested%5D=true&metadata%5Bour_merchant_id%5D=acct_ours', { 'idempotency-key': 'ka' });
+    assert.equal(acct.status, 200, acct.text);
+    assert.match(acct.json.id, /^acct_1[0-9a-f]{16}$/);
+    assert.equal(acct.json.metadata.our_merchant_id, 'acct_ours');
+    const again = await post(proxy.url, '/v1/accounts', 'type=express&country=CH&capabilities%5Bcard_payments%5D%5Brequested%5D=true&metadata%5Bour_merchant_id%5D=acct_ours', { 'idempotency-key': 'ka' });
+    assert.equal(again.json.id, acct.json.id, 'the same key makes one account');
+    assert.equal((await call(proxy.url, 'GET', `/v1/accounts/${acct.json.id}`, { headers: { authorization: AUTH } })).json.id, acct.json.id);
+    assert.equal((await call(proxy.url, 'GET', '/v1/accounts/acct_nope', { headers: { authorization: AUTH } })).status, 404);
+    const link = await post(proxy.url, '/v1/account_links', `account=${acct.json.id}&refresh_url=https%3A%2F%2Fp.example%2Fr&return_url=https%3A%2F%2Fp.example%2Fr&type=account_onboarding`);
+    assert.equal(link.status, 200, link.text);
+    assert.match(link.json.url, /^https:\/\/connect\.stripe\.com\/setup\/e\/acct_1/);
+    assert.equal((await post(proxy.url, '/v1/account_links', 'account=acct_other&refresh_url=https%3A%2F%2Fa&return_url=https%3A%2F%2Fa&type=account_onboarding')).status, 400);
+    assert.equal((await post(proxy.url, '/v1/accounts', 'type=standard&country=CH')).status, 400);
+    assert.equal(up.seen.length, 0, 'localstripe never sees these');
+  });
+
   it('since filtering; DELETE clears records but not seq or idempotency state', async () => {
     await call(proxy.url, 'GET', '/v1/a');
     await post(proxy.url, '/v1/payment_intents', 'amount=1', { 'idempotency-key': 'k8' });

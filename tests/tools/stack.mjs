@@ -11,6 +11,9 @@ const WRANGLER = path.join(ROOT, 'node_modules/.bin/wrangler');
 const ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_D1_WARNING: 'true', CI: 'true' };
 
 /** The demo shop's Cashcloud merchant account at the stand-in (local test values). */
+/** The platform's Stripe endpoint secret (Connect destination charges' events): a local test value. */
+export const PLATFORM_WEBHOOK_SECRET = 'whsec_platform_local_0000000000';
+
 export const DEMO_CASHCLOUD = {
   username: 'shop@example.com', password: 'shop-pass-local', apiPassword: 'shop-api-local', name: 'Demo shop',
 };
@@ -113,6 +116,7 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
       // Connect mode's platform account; localstripe takes any key.
       STRIPE_PLATFORM_SECRET_KEY: 'sk_test_platform_local',
       STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
+      STRIPE_PLATFORM_WEBHOOK_SECRET: PLATFORM_WEBHOOK_SECRET,
       CASHCLOUD_API_BASE: cashcloudUrl,
       WORLDPAY_API_BASE: `${worldpayUrl}/`,
       ...vars,

@@ -372,11 +372,15 @@ pub async fn refund(
 ) -> ApiResult<Outcome<()>> {
     let reference = held_at_provider(intent)?;
     let setup = StripeSetup::load(ctx, merchant_id)?;
+    let destination =
+        Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
     let req = build(requests::create_refund(
         &setup.auth(),
         &refund.id,
         &reference,
         amount,
+        &destination,
     ))?;
     match setup.send(req).await? {
         Reply::Ok(body) => {
@@ -410,5 +414,75 @@ pub async fn refund(
         }
         Reply::Refused(status, e) => Err(error_to_api_error(status, &e).into()),
         Reply::Unknown => Ok(Outcome::Unknown),
+    }
+}
+
+/// Connect onboarding: the merchant's Express account, made once on the platform's
+/// key (keyed by our merchant id) and stored as its Stripe set-up in connect mode,
+/// and a fresh onboarding link to it. A merchant with direct-mode keys keeps them
+/// until onboarding makes the account.
+pub async fn connect_onboarding(
+    ctx: &Ctx,
+    merchant: &Merchant,
+    return_url: &str,
+) -> ApiResult<String> {
+    let platform_key = Secret::new(
+        ctx.env
+            .secret("STRIPE_PLATFORM_SECRET_KEY")
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    );
+    if platform_key.expose().is_empty() {
+        return Err(ApiError::invalid_request(
+            "connect_not_available",
+            "Stripe Connect is not set up on this platform.",
+        )
+        .into());
+    }
+    let auth = Auth::new(&platform_key);
+    let base = ctx.env.var("STRIPE_API_BASE")?.to_string();
+    let existing = match crate::routes::providers::load(ctx, &merchant.id, Provider::Stripe)? {
+        Some(ProviderAccount::Stripe(a)) if a.mode == StripeMode::Connect => a.connected_account_id,
+        _ => None,
+    };
+    let account = match existing {
+        Some(a) => a,
+        None => {
+            let req = build(requests::create_connected_account(
+                &auth,
+                &merchant.id,
+                &merchant.country,
+            ))?;
+            let body = platform_call(&base, req).await?;
+            let made = wire::parse_account(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+            let account = ProviderAccount::Stripe(StripeAccount::connected(made.id.clone()));
+            crate::routes::providers::save(ctx, merchant, &account)?;
+            made.id
+        }
+    };
+    let req = build(requests::create_account_link(
+        &auth, &account, return_url, return_url,
+    ))?;
+    let body = platform_call(&base, req).await?;
+    Ok(wire::parse_account_link(&body)
+        .map_err(|e| Fail::Api(e.to_api_error()))?
+        .url)
+}
+
+/// A call on the platform's own account; anything but a 2xx is an error to show.
+async fn platform_call(base: &str, req: HttpRequest) -> ApiResult<Vec<u8>> {
+    match outbound::send_described(base, &req).await? {
+        Answer::Http { status, body } if (200..300).contains(&status) => Ok(body.into_bytes()),
+        Answer::Http { status, body } if status < 500 && status != 429 => {
+            let e = wire::parse_error(body.as_bytes()).map_err(|e| Fail::Api(e.to_api_error()))?;
+            Err(error_to_api_error(status, &e).into())
+        }
+        // Safe to start again: the account is keyed by our merchant id.
+        _ => Err(ApiError::provider(
+            502,
+            "provider_unavailable",
+            "Stripe did not answer. Try again.",
+        )
+        .into()),
     }
 }

@@ -195,3 +195,34 @@ async fn roll(call: Call) -> ApiResult<Reply> {
         &serde_json::json!({"id": m.id, "object": "secret_key", "secret_key": secret.expose()}),
     )
 }
+
+/// `POST /v1/merchants/me/stripe_connect` `{return_url}` → `{url}`: Stripe Connect
+/// onboarding. The connected account is the one this makes, never a typed `acct_`.
+pub async fn stripe_connect(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Secret, |call| async move {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            return_url: String,
+        }
+        let body: Body = call.json()?;
+        let bad = || {
+            Fail::Api(
+                shared::error::ApiError::invalid_request(
+                    "parameter_invalid",
+                    "return_url must be an absolute https URL (http only on localhost), where Stripe sends the merchant back.",
+                )
+                .with_param("return_url"),
+            )
+        };
+        let url = worker::Url::parse(&body.return_url).map_err(|_| bad())?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost"));
+        if body.return_url.len() > 2048 || !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+            return Err(bad());
+        }
+        let m = call.merchant()?;
+        let link = crate::providers::stripe::connect_onboarding(&call.ctx, m, &body.return_url).await?;
+        Reply::json(200, &serde_json::json!({"object": "account_link", "url": link}))
+    })
+    .await
+}

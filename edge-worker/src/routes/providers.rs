@@ -14,6 +14,7 @@ use worker::{Request, Response, Result, RouteContext};
 use crate::call::{serve, Call, Need};
 use crate::ctx::{random, Ctx};
 use crate::http::{decode_error, ApiResult, Fail, Reply};
+use crate::merchant::store::Merchant;
 use crate::merchant::Object;
 
 fn provider_param(call: &Call) -> ApiResult<Provider> {
@@ -38,7 +39,13 @@ async fn put_account(call: Call) -> ApiResult<Reply> {
     let account = ProviderAccount::from_json(provider, &call.body)
         .map_err(|e| Fail::Api(decode_error(&e)))?;
     account.validate(m.livemode != 0)?;
-    let ctx = &call.ctx;
+    Reply::json(200, &save(&call.ctx, m, &account)?)
+}
+
+/// Seals a provider account under the master key and stores it with its masked
+/// view, which is returned.
+pub fn save(ctx: &Ctx, m: &Merchant, account: &ProviderAccount) -> ApiResult<serde_json::Value> {
+    let provider = account.provider();
     let sealed = ctx.keyring()?.seal(
         random(),
         &provider_aad(&m.id, provider.as_str()),
@@ -52,7 +59,7 @@ async fn put_account(call: Call) -> ApiResult<Reply> {
         m.livemode,
         ctx.now,
     )?;
-    Reply::json(200, &masked)
+    Ok(masked)
 }
 
 pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {

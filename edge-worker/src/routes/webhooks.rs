@@ -9,7 +9,7 @@ use shared::error::ApiError;
 use shared::intent::Provider;
 use shared::keys::is_id;
 use shared::stripe::{events, webhook};
-use worker::{Headers, Request, Response, Result, RouteContext};
+use worker::{js_sys, Headers, Request, Response, Result, RouteContext};
 
 use crate::ctx::Ctx;
 use crate::http::{self, ApiResult, Fail};
@@ -62,7 +62,11 @@ pub async fn stripe(req: Request, rc: RouteContext<Object>) -> Result<Response> 
         |ctx, _merchant_id, body, headers, account| async move {
             let header = headers.get(webhook::SIGNATURE_HEADER)?.unwrap_or_default();
             // Unknown merchant and bad signature answer alike: nothing to learn by probing.
-            let Some(ProviderAccount::Stripe(account)) = account else {
+            // A Connect merchant has no endpoint secret of its own (its events come to
+            // the platform's endpoint): an empty key would let anyone sign.
+            let Some(ProviderAccount::Stripe(account)) =
+                account.filter(|a| matches!(a, ProviderAccount::Stripe(s) if !s.webhook_secret.expose().is_empty()))
+            else {
                 return Err(webhook::SignatureError::Mismatch.to_api_error().into());
             };
             webhook::verify(
@@ -73,47 +77,133 @@ pub async fn stripe(req: Request, rc: RouteContext<Object>) -> Result<Response> 
                 webhook::DEFAULT_TOLERANCE,
             )
             .map_err(|e| Fail::Api(e.to_api_error()))?;
-            let event = events::parse_event(&body).map_err(|_| {
-                Fail::Api(ApiError::invalid_request(
-                    "invalid_event",
-                    "The event body is not a Stripe event.",
-                ))
-            })?;
-            if ctx.store.event_seen("stripe", &event.id)? {
-                return Ok("duplicate");
-            }
-            let row = match event.intent_ref() {
-                Some(r) => find(&ctx, r.our_intent_id, r.stripe_intent_id)?,
-                None => None,
-            };
-            let (outcome, object_id) = match row {
-                None => ("unknown_object", None),
-                Some(row) => {
-                    let evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
-                        Fail::Internal(worker::Error::RustError(format!(
-                            "stripe event {}: {e:?}",
-                            event.id
-                        )))
-                    })?;
-                    let (_, changed) = ctx.store.apply_events(row.id(), &evs, ctx.now)?;
-                    (
-                        if changed { "applied" } else { "ignored" },
-                        Some(row.row.id.clone()),
-                    )
-                }
-            };
-            ctx.store.record_event(
-                "stripe",
-                &event.id,
-                object_id.as_deref(),
-                &event_type(&event),
-                outcome,
-                ctx.now,
-            )?;
-            Ok(outcome)
+            apply_stripe_event(&ctx, &body)
         },
     )
     .await
+}
+
+/// Applies a Stripe event whose signature was checked (the merchant's endpoint
+/// secret, or the platform's for Connect destination charges): once per event id,
+/// through the one state machine.
+fn apply_stripe_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
+    let event = events::parse_event(body).map_err(|_| {
+        Fail::Api(ApiError::invalid_request(
+            "invalid_event",
+            "The event body is not a Stripe event.",
+        ))
+    })?;
+    if ctx.store.event_seen("stripe", &event.id)? {
+        return Ok("duplicate");
+    }
+    let row = match event.intent_ref() {
+        Some(r) => find(ctx, r.our_intent_id, r.stripe_intent_id)?,
+        None => None,
+    };
+    let (outcome, object_id) = match row {
+        None => ("unknown_object", None),
+        Some(row) => {
+            let evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
+                Fail::Internal(worker::Error::RustError(format!(
+                    "stripe event {}: {e:?}",
+                    event.id
+                )))
+            })?;
+            let (_, changed) = ctx.store.apply_events(row.id(), &evs, ctx.now)?;
+            (
+                if changed { "applied" } else { "ignored" },
+                Some(row.row.id.clone()),
+            )
+        }
+    };
+    ctx.store.record_event(
+        "stripe",
+        &event.id,
+        object_id.as_deref(),
+        &event_type(&event),
+        outcome,
+        ctx.now,
+    )?;
+    Ok(outcome)
+}
+
+/// `POST /v1/webhooks/stripe/platform`, in the Worker: the platform's endpoint, where
+/// Stripe sends the events of Connect destination charges (they live on the
+/// platform's account). Checked under `STRIPE_PLATFORM_WEBHOOK_SECRET`, then handed
+/// to the merchant whose intent the event names (our scoped id in its metadata).
+pub async fn stripe_platform(mut req: Request, env: &worker::Env) -> Result<Response> {
+    let outcome: ApiResult<Option<(String, Vec<u8>)>> = async {
+        let body = http::read_body(&mut req).await?;
+        let header = req
+            .headers()
+            .get(webhook::SIGNATURE_HEADER)?
+            .unwrap_or_default();
+        let secret = shared::secrets::Secret::new(
+            env.secret("STRIPE_PLATFORM_WEBHOOK_SECRET")
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        );
+        if secret.expose().is_empty() {
+            return Err(webhook::SignatureError::Mismatch.to_api_error().into());
+        }
+        webhook::verify(
+            &header,
+            &body,
+            &secret,
+            crate::ctx::now(),
+            webhook::DEFAULT_TOLERANCE,
+        )
+        .map_err(|e| Fail::Api(e.to_api_error()))?;
+        let event = events::parse_event(&body).map_err(|_| {
+            Fail::Api(ApiError::invalid_request(
+                "invalid_event",
+                "The event body is not a Stripe event.",
+            ))
+        })?;
+        let merchant = event
+            .intent_ref()
+            .and_then(|r| r.our_intent_id)
+            .and_then(|id| shared::keys::scoped_id_merchant("pi_", id));
+        Ok(merchant.map(|m| (m, body)))
+    }
+    .await;
+    match outcome {
+        Ok(Some((merchant, body))) => {
+            let mut init = worker::RequestInit::new();
+            init.with_method(worker::Method::Post)
+                .with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+            let inner =
+                Request::new_with_init(&format!("https://merchant{PLATFORM_EVENT_PATH}"), &init)?;
+            crate::merchant::merchant_stub(env, &merchant)?
+                .fetch_with_request(inner)
+                .await
+        }
+        // Not about one of our intents (an account update, say): received, nothing to do.
+        Ok(None) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": "ignored"}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
+    }
+}
+
+/// Internal: where the Worker hands a verified platform event to its merchant's object.
+pub const PLATFORM_EVENT_PATH: &str = "/_internal/webhooks/stripe/platform";
+
+pub async fn stripe_platform_event(mut req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+    let outcome = async {
+        let body = http::read_body(&mut req).await?;
+        apply_stripe_event(&ctx, &body)
+    }
+    .await;
+    match outcome {
+        Ok(outcome) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": outcome}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
+    }
 }
 
 fn event_type(ev: &events::StripeEvent) -> String {

@@ -16,6 +16,7 @@ pub const OUR_INTENT_ID: &str = "our_intent_id";
 pub const OUR_REFUND_ID: &str = "our_refund_id";
 pub const OUR_CUSTOMER_ID: &str = "our_customer_id";
 pub const OUR_SETUP_INTENT_ID: &str = "our_setup_intent_id";
+pub const OUR_MERCHANT_ID: &str = "our_merchant_id";
 
 /// The form field that lets Stripe.js finish a server-side confirm in the page
 /// (`stripe.handleNextAction`); every on-session confirm carries it as `true`.
@@ -145,7 +146,10 @@ fn charge_form(charge: &Charge) -> Result<Form, BuildError> {
                 return Err(BuildError::FeeMismatch);
             }
             let fee = minor_units(&application_fee)?;
+            // The connected account is the merchant of record (its name on the
+            // statement, its disputes), not the platform.
             form.push_nested("transfer_data", "destination", account)
+                .push("on_behalf_of", account)
                 .push("application_fee_amount", fee.to_string());
         }
     }
@@ -259,18 +263,24 @@ pub fn retrieve_payment_intent(
 }
 
 /// `POST /v1/refunds`. Keyed by our refund id: two partial refunds of the same
-/// amount are two refunds, a resend of one is not.
+/// amount are two refunds, a resend of one is not. For a Connect destination charge
+/// (`destination`), `reverse_transfer=true`: the connected account pays its share
+/// back, instead of the refund coming out of the platform's balance.
 pub fn create_refund(
     auth: &Auth,
     our_refund_id: &str,
     stripe_intent_id: &str,
     amount: Money,
+    destination: &Destination,
 ) -> Result<HttpRequest, BuildError> {
     check_id("pi_", stripe_intent_id)?;
     let mut form = Form::new();
     form.push("payment_intent", stripe_intent_id)
         .push("amount", minor_units(&amount)?.to_string())
         .push_nested("metadata", OUR_REFUND_ID, our_refund_id);
+    if let Destination::Connect { .. } = destination {
+        form.push("reverse_transfer", "true");
+    }
     let key = idempotency_key(our_refund_id, "refund", None);
     Ok(post(auth, "/v1/refunds".to_owned(), &form, &key))
 }
@@ -344,6 +354,46 @@ fn base_headers(auth: &Auth) -> Vec<(String, String)> {
         headers.push(("Stripe-Version".to_owned(), v.to_owned()));
     }
     headers
+}
+
+/// `POST /v1/accounts` on the platform's key: the Express account Connect
+/// onboarding makes for one of our merchants. Keyed by our merchant id, so a
+/// merchant gets one account however often onboarding is started.
+pub fn create_connected_account(
+    auth: &Auth,
+    our_merchant_id: &str,
+    country: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_id("acct_", our_merchant_id)?;
+    let mut form = Form::new();
+    form.push("type", "express")
+        .push("country", country)
+        .push_nested("capabilities[card_payments]", "requested", "true")
+        .push_nested("capabilities[transfers]", "requested", "true")
+        .push_nested("metadata", OUR_MERCHANT_ID, our_merchant_id);
+    let key = idempotency_key(our_merchant_id, "connect_account", None);
+    Ok(post(auth, "/v1/accounts".to_owned(), &form, &key))
+}
+
+/// `POST /v1/account_links`: the onboarding page for a connected account. Each is
+/// single-use, so no idempotency key: a new link per request is what is wanted.
+pub fn create_account_link(
+    auth: &Auth,
+    account: &str,
+    refresh_url: &str,
+    return_url: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_id("acct_", account)?;
+    let mut form = Form::new();
+    form.push("account", account)
+        .push("refresh_url", refresh_url)
+        .push("return_url", return_url)
+        .push("type", "account_onboarding");
+    Ok(HttpRequest::post_form(
+        "/v1/account_links".to_owned(),
+        base_headers(auth),
+        &form,
+    ))
 }
 
 fn post(auth: &Auth, path: String, form: &Form, idempotency_key: &str) -> HttpRequest {
@@ -429,6 +479,7 @@ mod tests {
         let f = fields(&r);
         assert!(f.ends_with(&pairs(&[
             ("transfer_data[destination]", "acct_merchant1"),
+            ("on_behalf_of", "acct_merchant1"),
             ("application_fee_amount", "50"),
         ])));
         for fee in [Money::parse("0.50", Currency::EUR).unwrap(), chf("12.51")] {
@@ -551,8 +602,10 @@ mod tests {
     fn refunds_are_keyed_by_our_refund_id() {
         let k = key();
         let a = Auth::new(&k);
-        let r1 = create_refund(&a, "re_ours1", "pi_3Abc", chf("5.00")).unwrap();
-        let r2 = create_refund(&a, "re_ours2", "pi_3Abc", chf("5.00")).unwrap();
+        let r1 =
+            create_refund(&a, "re_ours1", "pi_3Abc", chf("5.00"), &Destination::Direct).unwrap();
+        let r2 =
+            create_refund(&a, "re_ours2", "pi_3Abc", chf("5.00"), &Destination::Direct).unwrap();
         assert_eq!(r1.path, "/v1/refunds");
         assert_eq!(
             fields(&r1),
@@ -567,8 +620,56 @@ mod tests {
         // Same description, same bytes: a resend is recognised as one.
         assert_eq!(
             r1,
-            create_refund(&a, "re_ours1", "pi_3Abc", chf("5.00")).unwrap()
+            create_refund(&a, "re_ours1", "pi_3Abc", chf("5.00"), &Destination::Direct).unwrap()
         );
+        // A destination charge's refund takes the connected account's share back.
+        let connect = Destination::Connect {
+            account: "acct_merchant1",
+            application_fee: chf("0.50"),
+        };
+        let rc = create_refund(&a, "re_ours3", "pi_3Abc", chf("5.00"), &connect).unwrap();
+        assert!(fields(&rc).contains(&("reverse_transfer".to_owned(), "true".to_owned())));
+        assert!(!fields(&r1).iter().any(|(k, _)| k == "reverse_transfer"));
+    }
+
+    #[test]
+    fn connect_onboarding_requests() {
+        let k = key();
+        let a = Auth::new(&k);
+        let acct = create_connected_account(&a, "acct_OURS1", "CH").unwrap();
+        assert_eq!((acct.method, acct.path.as_str()), ("POST", "/v1/accounts"));
+        assert_eq!(
+            fields(&acct),
+            pairs(&[
+                ("type", "express"),
+                ("country", "CH"),
+                ("capabilities[card_payments][requested]", "true"),
+                ("capabilities[transfers][requested]", "true"),
+                ("metadata[our_merchant_id]", "acct_OURS1"),
+            ])
+        );
+        assert_eq!(
+            acct.header("Idempotency-Key"),
+            Some("acct_OURS1:connect_account")
+        );
+        let link = create_account_link(
+            &a,
+            "acct_1New",
+            "https://p.example/r",
+            "https://p.example/done",
+        )
+        .unwrap();
+        assert_eq!(link.path, "/v1/account_links");
+        assert_eq!(
+            fields(&link),
+            pairs(&[
+                ("account", "acct_1New"),
+                ("refresh_url", "https://p.example/r"),
+                ("return_url", "https://p.example/done"),
+                ("type", "account_onboarding"),
+            ])
+        );
+        assert!(create_account_link(&a, "acct_1/../x", "u", "u").is_err());
     }
 
     #[test]

@@ -206,6 +206,39 @@ pub fn parse_refund(body: &[u8]) -> Result<StripeRefund, ParseError> {
     parse_json(body, "refund")
 }
 
+/// A connected account (`POST /v1/accounts`, `GET /v1/accounts/{id}`), as far as we read it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeConnectedAccount {
+    pub id: String,
+    #[serde(default)]
+    pub charges_enabled: bool,
+}
+
+/// `POST /v1/account_links` → where the merchant completes onboarding.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeAccountLink {
+    pub url: String,
+}
+
+pub fn parse_account(body: &[u8]) -> Result<StripeConnectedAccount, ParseError> {
+    let a: StripeConnectedAccount = parse_json(body, "account")?;
+    if !a.id.starts_with("acct_")
+        || a.id.len() > 255
+        || !a.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(ParseError::invalid(PROVIDER, "account id"));
+    }
+    Ok(a)
+}
+
+pub fn parse_account_link(body: &[u8]) -> Result<StripeAccountLink, ParseError> {
+    let l: StripeAccountLink = parse_json(body, "account link")?;
+    if !(l.url.starts_with("https://") || l.url.starts_with("http://")) {
+        return Err(ParseError::invalid(PROVIDER, "account link url"));
+    }
+    Ok(l)
+}
+
 /// `{"error": {…}}`, the body of any non-2xx answer.
 pub fn parse_error(body: &[u8]) -> Result<StripeError, ParseError> {
     parse_json::<ErrorBody>(body, "error").map(|b| b.error)
@@ -532,5 +565,19 @@ mod tests {
         );
         assert_eq!(m(None, None), "Your card was declined.");
         assert_eq!(m(Some("Card 4242 is bad"), None), "Your card was declined.");
+    }
+
+    #[test]
+    fn connected_accounts_and_links_are_read_strictly() {
+        let a = parse_account(
+            br#"{"id":"acct_1New","object":"account","charges_enabled":false,"type":"express"}"#,
+        )
+        .unwrap();
+        assert_eq!((a.id.as_str(), a.charges_enabled), ("acct_1New", false));
+        assert!(parse_account(br#"{"id":"cus_1"}"#).is_err());
+        assert!(parse_account(br#"{"id":"acct_1/../x"}"#).is_err());
+        let l = parse_account_link(br#"{"object":"account_link","url":"https://connect.stripe.com/setup/e/acct_1/x","expires_at":1}"#).unwrap();
+        assert!(l.url.starts_with("https://connect.stripe.com/"));
+        assert!(parse_account_link(br#"{"url":"javascript:alert(1)"}"#).is_err());
     }
 }
