@@ -6,11 +6,13 @@
 //! and an older widget must keep reading a newer Worker's answers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::intent::{CaptureMethod, IntentState, IntentStatus, Provider};
+use crate::intent::{CaptureMethod, IntentState, IntentStatus, Provider, UnknownName};
 use crate::money::{Currency, Money};
 
 const MAX_DESCRIPTION_CHARS: usize = 1000;
@@ -459,6 +461,35 @@ impl<T> List<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn confirm_capture_refund_bodies_round_trip_and_refuse_unknown_fields() {
+        let c = ConfirmRequest {
+            client_secret: Some("pi_1_secret_2".into()),
+            payment_method: Some("pm_1".into()),
+            ..ConfirmRequest::default()
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        // What the widget sends carries only the fields it has.
+        assert_eq!(
+            json,
+            r#"{"client_secret":"pi_1_secret_2","payment_method":"pm_1"}"#
+        );
+        assert_eq!(serde_json::from_str::<ConfirmRequest>(&json).unwrap(), c);
+        assert!(serde_json::from_str::<ConfirmRequest>(r#"{"card_number":"4242"}"#).is_err());
+        assert!(serde_json::from_str::<CaptureRequest>(r#"{"amount":"1.00","x":1}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<CaptureRequest>("{}").unwrap(),
+            CaptureRequest::default()
+        );
+        let r: CreateRefund = serde_json::from_str(r#"{"payment_intent":"pi_1"}"#).unwrap();
+        assert_eq!(r.amount, None);
+        assert!(serde_json::from_str::<CreateRefund>(r#"{"amount":"1.00"}"#).is_err());
+        for s in RefundStatus::ALL {
+            assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{s}\""));
+            assert_eq!(s.as_str().parse::<RefundStatus>(), Ok(*s));
+        }
+    }
+
     use super::*;
     use crate::intent::{apply, IntentEvent, ProviderEvent, Transition};
     use serde_json::{json, Value};
@@ -854,6 +885,78 @@ mod tests {
             req
         );
     }
+}
+
+/// `POST /v1/payment_intents/{id}/confirm`: the fields of the intent's provider
+/// (stripe `payment_method` from the hosted field and maybe `return_url`; worldpay
+/// `return_url`; cashcloud `cashcloud_username`), and the widget's `client_secret`.
+/// Unknown fields are refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashcloud_username: Option<String>,
+}
+
+/// `POST /v1/payment_intents/{id}/capture`: all that is authorised, or `amount` of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+}
+
+/// `POST /v1/refunds`: all that is left to refund, or `amount` of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefund {
+    pub payment_intent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Asked of the provider; its outcome is not known yet. Its amount is held.
+    Pending,
+    Succeeded,
+    /// The provider refused it: the amount is refundable again.
+    Failed,
+    Canceled,
+}
+
+crate::wire_names!(RefundStatus, "refund status", {
+    Pending => "pending",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    Canceled => "canceled",
+});
+
+/// The `object` of a refund: always `"refund"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum RefundObject {
+    #[default]
+    #[serde(rename = "refund")]
+    Refund,
+}
+
+/// A refund as API.md shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub object: RefundObject,
+    pub payment_intent: String,
+    pub amount: String,
+    pub currency: Currency,
+    pub status: RefundStatus,
+    pub created: i64,
 }
 
 /// `GET /v1/payment_intents/{id}/checkout` (an extension for the widget): the intent

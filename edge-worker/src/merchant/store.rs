@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::str::FromStr;
 use worker::{SqlStorage, SqlStorageValue as V};
 
-use shared::api::{IntentRecord, NextAction, PaymentIntent};
+use shared::api::{IntentRecord, NextAction, PaymentIntent, RefundStatus};
 use shared::error::ApiError;
 use shared::intent::{CaptureMethod, IntentState, IntentStatus, Provider, ProviderEvent};
 use shared::ledger::{entries_for, Balances, Entry, EntryKind};
@@ -207,6 +207,7 @@ pub struct NewIntent<'a> {
     pub now: i64,
 }
 
+/// One `refunds` row; `status` is a [`RefundStatus`] name.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RefundRow {
     pub id: String,
@@ -216,6 +217,12 @@ pub struct RefundRow {
     pub status: String,
     pub provider_reference: Option<String>,
     pub created: i64,
+}
+
+impl RefundRow {
+    pub fn status(&self) -> ApiResult<RefundStatus> {
+        RefundStatus::from_str(&self.status).map_err(|_| corrupt("refund status", &self.id))
+    }
 }
 
 /// What the intents list may be filtered by.
@@ -804,17 +811,17 @@ impl Store {
         let Some(r) = self.refund(id)? else {
             return Ok(false);
         };
-        if r.status != "pending" {
+        if r.status()? != RefundStatus::Pending {
             return Ok(false);
         }
         let (status, kind) = if succeeded {
-            ("succeeded", EntryKind::RefundSucceeded)
+            (RefundStatus::Succeeded, EntryKind::RefundSucceeded)
         } else {
-            ("failed", EntryKind::RefundFailed)
+            (RefundStatus::Failed, EntryKind::RefundFailed)
         };
         self.run(
             "UPDATE refunds SET status = ? WHERE id = ? AND status = 'pending'",
-            vec![status.into(), id.into()],
+            vec![status.as_str().into(), id.into()],
         )?;
         let currency = Currency::from_str(&r.currency).map_err(|_| corrupt("currency", id))?;
         self.append(

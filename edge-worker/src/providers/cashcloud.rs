@@ -14,7 +14,7 @@ use shared::fees::LimitError;
 use shared::intent::{IntentEvent, Provider, ProviderEvent};
 use shared::money::{Currency, Money};
 
-use super::{held_at_provider, ConfirmBody, Outcome};
+use super::{held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail};
 use crate::merchant::store::{Intent, RefundRow};
@@ -146,7 +146,7 @@ pub async fn check_new_intent(
     Ok(())
 }
 
-pub fn check_confirm(body: &ConfirmBody) -> ApiResult<&str> {
+pub fn check_confirm(body: &ConfirmRequest) -> ApiResult<&str> {
     body.cashcloud_username
         .as_deref()
         .map(str::trim)
@@ -170,7 +170,7 @@ pub async fn confirm(
     merchant_id: &str,
     intent: &Intent,
     _attempt: i64,
-    body: &ConfirmBody,
+    body: &ConfirmRequest,
     origin: &str,
 ) -> ApiResult<Outcome<Intent>> {
     let username = check_confirm(body)?;
@@ -402,6 +402,88 @@ pub async fn refund(
         Err(e) if unknown(&e) => Ok(Outcome::Unknown),
         Err(e) => Err(e.to_api_error().into()),
     }
+}
+
+/// `POST /v1/webhooks/cashcloud/{merchant_id}`: form fields `method, status, time,
+/// control, hash`. The control hash (constant time) and the time (300 s) are checked;
+/// then Cashcloud's own API is asked for the state — a callback alone never changes
+/// anything (it could claim "completed" while Cashcloud says "pending").
+pub async fn webhook(
+    ctx: Ctx,
+    merchant_id: String,
+    body: Vec<u8>,
+    _headers: worker::Headers,
+    account: Option<ProviderAccount>,
+) -> ApiResult<&'static str> {
+    use shared::cashcloud::callback::{self, CallbackFields, CallbackMethod};
+    // The fields are read before the account is looked at: a malformed callback
+    // says so whichever merchant it names.
+    let fields = CallbackFields::parse(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+    let Some(ProviderAccount::Cashcloud(account)) = account else {
+        return Err(callback::CallbackError::Mismatch.to_api_error().into());
+    };
+    let cb = callback::verify_callback(
+        &fields,
+        &account.api_password,
+        ctx.now,
+        callback::DEFAULT_TOLERANCE,
+    )
+    .map_err(|e| Fail::Api(e.to_api_error()))?;
+    let (method, kind) = match &cb.method {
+        CallbackMethod::Request => ("request", "cashcloud.request"),
+        CallbackMethod::Refund => ("refund", "cashcloud.refund"),
+        CallbackMethod::Other(_) => ("other", "cashcloud.other"),
+    };
+    // A callback names no event id: the signed fields are its identity, so a
+    // replay of the same callback is a duplicate.
+    let event_id = format!("{method}:{}:{}:{}", cb.hash, cb.status.id(), cb.time);
+    if ctx.store.event_seen("cashcloud", &event_id)? {
+        return Ok("duplicate");
+    }
+    let (outcome, object_id) = match cb.method {
+        CallbackMethod::Request => match match ctx
+            .store
+            .intent_by_reference(Provider::Cashcloud, &cb.hash)?
+        {
+            Some(intent) => Some(intent),
+            None => adopt(&ctx, &merchant_id, &cb.hash).await?,
+        } {
+            None => ("unknown_object", None),
+            Some(intent) => {
+                let before = (intent.row.status.clone(), intent.balances);
+                let id = intent.row.id.clone();
+                let after = super::sync(&ctx, &merchant_id, intent).await?;
+                let changed = (after.row.status.clone(), after.balances) != before;
+                (if changed { "applied" } else { "ignored" }, Some(id))
+            }
+        },
+        CallbackMethod::Refund => match ctx.store.refund_by_reference(&cb.hash)? {
+            None => ("unknown_object", None),
+            Some(r) => {
+                let intent = ctx.store.intent(&r.payment_intent)?;
+                let before = intent.balances;
+                let after = super::sync(&ctx, &merchant_id, intent).await?;
+                (
+                    if after.balances != before {
+                        "applied"
+                    } else {
+                        "ignored"
+                    },
+                    Some(r.payment_intent),
+                )
+            }
+        },
+        CallbackMethod::Other(_) => ("ignored", None),
+    };
+    ctx.store.record_event(
+        "cashcloud",
+        &event_id,
+        object_id.as_deref(),
+        kind,
+        outcome,
+        ctx.now,
+    )?;
+    Ok(outcome)
 }
 
 #[cfg(test)]

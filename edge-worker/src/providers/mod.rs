@@ -13,7 +13,6 @@ pub mod cashcloud;
 pub mod stripe;
 pub mod worldpay;
 
-use serde::Deserialize;
 use shared::api::{NewPaymentIntent, ProviderSetup};
 use shared::error::ApiError;
 use shared::intent::{
@@ -35,15 +34,7 @@ pub enum Outcome<T> {
     Unknown,
 }
 
-/// `POST …/confirm` body. Provider-specific fields; unknown ones are refused.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmBody {
-    pub client_secret: Option<String>,
-    pub payment_method: Option<String>,
-    pub return_url: Option<String>,
-    pub cashcloud_username: Option<String>,
-}
+pub use shared::api::ConfirmRequest;
 
 fn event(ctx: &Ctx, event: IntentEvent) -> ProviderEvent {
     ProviderEvent { at: ctx.now, event }
@@ -90,7 +81,7 @@ pub async fn confirm(
     ctx: &Ctx,
     merchant: &Merchant,
     intent: Intent,
-    body: &ConfirmBody,
+    body: &ConfirmRequest,
     origin: &str,
 ) -> ApiResult<Intent> {
     let mut intent = intent;
@@ -205,6 +196,23 @@ pub async fn cancel(ctx: &Ctx, merchant_id: &str, intent: Intent) -> ApiResult<I
         Provider::Stripe => stripe::cancel(ctx, merchant_id, &intent).await,
         Provider::Worldpay => worldpay::cancel(ctx, merchant_id, &intent).await,
         Provider::Cashcloud => cashcloud::cancel(ctx, merchant_id, &intent).await,
+    }
+}
+
+/// A provider's signed callback, for the merchant the route names (`account`: its
+/// credentials for that provider, `None` if it has none).
+pub async fn webhook(
+    ctx: Ctx,
+    provider: Provider,
+    merchant_id: String,
+    body: Vec<u8>,
+    headers: worker::Headers,
+    account: Option<shared::accounts::ProviderAccount>,
+) -> ApiResult<&'static str> {
+    match provider {
+        Provider::Stripe => stripe::webhook(ctx, merchant_id, body, headers, account).await,
+        Provider::Cashcloud => cashcloud::webhook(ctx, merchant_id, body, headers, account).await,
+        Provider::Worldpay => worldpay::webhook(ctx, merchant_id, body, headers, account).await,
     }
 }
 

@@ -14,11 +14,13 @@ use shared::stripe::wire::{
 };
 use shared::stripe::{Auth, HttpRequest};
 
-use super::{check_return_url, held_at_provider, ConfirmBody, Outcome};
+use super::{check_return_url, held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
-use crate::http::{ApiResult, Fail};
+use crate::http::{self, ApiResult, Fail};
 use crate::merchant::store::{Intent, Merchant, RefundRow};
+use crate::merchant::Object;
 use crate::outbound::{self, Answer};
+use worker::{js_sys, Headers, Request, Response, Result, RouteContext};
 
 /// A merchant's Stripe set-up, opened for the length of one request.
 pub struct StripeSetup {
@@ -149,7 +151,7 @@ pub fn browser_setup(ctx: &Ctx, merchant_id: &str) -> ApiResult<ProviderSetup> {
     })
 }
 
-pub fn check_confirm(merchant: &Merchant, body: &ConfirmBody) -> ApiResult<()> {
+pub fn check_confirm(merchant: &Merchant, body: &ConfirmRequest) -> ApiResult<()> {
     body.payment_method
         .as_deref()
         .filter(|pm| pm.starts_with("pm_"))
@@ -172,7 +174,7 @@ pub async fn confirm(
     merchant_id: &str,
     intent: &Intent,
     attempt: i64,
-    body: &ConfirmBody,
+    body: &ConfirmRequest,
 ) -> ApiResult<Outcome<Intent>> {
     let pm = body.payment_method.as_deref().unwrap_or_default();
     let setup = StripeSetup::load(ctx, merchant_id)?;
@@ -484,5 +486,184 @@ async fn platform_call(base: &str, req: HttpRequest) -> ApiResult<Vec<u8>> {
             "Stripe did not answer. Try again.",
         )
         .into()),
+    }
+}
+
+/// `POST /v1/webhooks/stripe/{merchant_id}`: `Stripe-Signature` under the merchant's
+/// endpoint secret (t, any v1, 300 s), then the event once per id.
+pub async fn webhook(
+    ctx: Ctx,
+    _merchant_id: String,
+    body: Vec<u8>,
+    headers: Headers,
+    account: Option<ProviderAccount>,
+) -> ApiResult<&'static str> {
+    let header = headers
+        .get(shared::stripe::webhook::SIGNATURE_HEADER)?
+        .unwrap_or_default();
+    // Unknown merchant and bad signature answer alike: nothing to learn by probing.
+    // A Connect merchant has no endpoint secret of its own (its events come to
+    // the platform's endpoint): an empty key would let anyone sign.
+    let Some(ProviderAccount::Stripe(account)) = account.filter(
+        |a| matches!(a, ProviderAccount::Stripe(s) if !s.webhook_secret.expose().is_empty()),
+    ) else {
+        return Err(shared::stripe::webhook::SignatureError::Mismatch
+            .to_api_error()
+            .into());
+    };
+    shared::stripe::webhook::verify(
+        &header,
+        &body,
+        &account.webhook_secret,
+        ctx.now,
+        shared::stripe::webhook::DEFAULT_TOLERANCE,
+    )
+    .map_err(|e| Fail::Api(e.to_api_error()))?;
+    apply_stripe_event(&ctx, &body)
+}
+
+/// Applies a Stripe event whose signature was checked (the merchant's endpoint
+/// secret, or the platform's for Connect destination charges): once per event id,
+/// through the one state machine.
+fn apply_stripe_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
+    let event = events::parse_event(body).map_err(|_| {
+        Fail::Api(ApiError::invalid_request(
+            "invalid_event",
+            "The event body is not a Stripe event.",
+        ))
+    })?;
+    if ctx.store.event_seen("stripe", &event.id)? {
+        return Ok("duplicate");
+    }
+    let row = match event.intent_ref() {
+        Some(r) => find(ctx, r.our_intent_id, r.stripe_intent_id)?,
+        None => None,
+    };
+    let (outcome, object_id) = match row {
+        None => ("unknown_object", None),
+        Some(row) => {
+            let evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
+                Fail::Internal(worker::Error::RustError(format!(
+                    "stripe event {}: {e:?}",
+                    event.id
+                )))
+            })?;
+            let (_, changed) = ctx.store.apply_events(row.id(), &evs, ctx.now)?;
+            (
+                if changed { "applied" } else { "ignored" },
+                Some(row.row.id.clone()),
+            )
+        }
+    };
+    ctx.store.record_event(
+        "stripe",
+        &event.id,
+        object_id.as_deref(),
+        &event_type(&event),
+        outcome,
+        ctx.now,
+    )?;
+    Ok(outcome)
+}
+
+/// `POST /v1/webhooks/stripe/platform`, in the Worker: the platform's endpoint, where
+/// Stripe sends the events of Connect destination charges (they live on the
+/// platform's account). Checked under `STRIPE_PLATFORM_WEBHOOK_SECRET`, then handed
+/// to the merchant whose intent the event names (our scoped id in its metadata).
+pub async fn platform_webhook(mut req: Request, env: &worker::Env) -> Result<Response> {
+    let outcome: ApiResult<Option<(String, Vec<u8>)>> = async {
+        let body = http::read_body(&mut req).await?;
+        let header = req
+            .headers()
+            .get(shared::stripe::webhook::SIGNATURE_HEADER)?
+            .unwrap_or_default();
+        let secret = shared::secrets::Secret::new(
+            env.secret("STRIPE_PLATFORM_WEBHOOK_SECRET")
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        );
+        if secret.expose().is_empty() {
+            return Err(shared::stripe::webhook::SignatureError::Mismatch
+                .to_api_error()
+                .into());
+        }
+        shared::stripe::webhook::verify(
+            &header,
+            &body,
+            &secret,
+            crate::ctx::now(),
+            shared::stripe::webhook::DEFAULT_TOLERANCE,
+        )
+        .map_err(|e| Fail::Api(e.to_api_error()))?;
+        let event = events::parse_event(&body).map_err(|_| {
+            Fail::Api(ApiError::invalid_request(
+                "invalid_event",
+                "The event body is not a Stripe event.",
+            ))
+        })?;
+        let merchant = event
+            .intent_ref()
+            .and_then(|r| r.our_intent_id)
+            .and_then(|id| shared::keys::scoped_id_merchant("pi_", id));
+        Ok(merchant.map(|m| (m, body)))
+    }
+    .await;
+    match outcome {
+        Ok(Some((merchant, body))) => {
+            let mut init = worker::RequestInit::new();
+            init.with_method(worker::Method::Post)
+                .with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+            let inner =
+                Request::new_with_init(&format!("https://merchant{PLATFORM_EVENT_PATH}"), &init)?;
+            crate::merchant::merchant_stub(env, &merchant)?
+                .fetch_with_request(inner)
+                .await
+        }
+        // Not about one of our intents (an account update, say): received, nothing to do.
+        Ok(None) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": "ignored"}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
+    }
+}
+
+/// Internal: where the Worker hands a verified platform event to its merchant's object.
+pub const PLATFORM_EVENT_PATH: &str = "/_internal/webhooks/stripe/platform";
+
+pub async fn platform_event(mut req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+    let outcome = async {
+        let body = http::read_body(&mut req).await?;
+        apply_stripe_event(&ctx, &body)
+    }
+    .await;
+    match outcome {
+        Ok(outcome) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": outcome}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
+    }
+}
+
+/// Our intent for a provider event: by our id in the provider's metadata, else by the
+/// provider's reference — always within this merchant's object.
+fn find(ctx: &Ctx, ours: Option<&str>, theirs: Option<&str>) -> ApiResult<Option<Intent>> {
+    if let Some(id) = ours.filter(|id| shared::keys::is_id("pi_", id)) {
+        return ctx.store.find_intent(id);
+    }
+    match theirs {
+        Some(reference) => ctx.store.intent_by_reference(Provider::Stripe, reference),
+        None => Ok(None),
+    }
+}
+
+fn event_type(ev: &events::StripeEvent) -> String {
+    use events::StripeEventKind as K;
+    match &ev.kind {
+        K::PaymentIntent { event_type, .. } => format!("payment_intent.{event_type:?}"),
+        K::ChargeRefunded { .. } => "charge.refunded".to_owned(),
+        K::Unhandled { event_type } => event_type.clone(),
     }
 }

@@ -4,7 +4,7 @@
 //! describes every request and reads every reply; this module sends and stores.
 
 use shared::accounts::{ProviderAccount, WorldpayAccount};
-use shared::api::{NewPaymentIntent, NextAction};
+use shared::api::{NewPaymentIntent, NextAction, RefundStatus};
 use shared::error::ApiError;
 use shared::intent::{CaptureMethod, IntentEvent, IntentStatus, Provider, ProviderEvent};
 use shared::money::Money;
@@ -12,7 +12,7 @@ use shared::worldpay::requests::{self, ReturnUrls};
 use shared::worldpay::wire::{self, PaymentStatus};
 use shared::worldpay::{events, Auth, BuildError, HttpRequest};
 
-use super::{check_return_url, held_at_provider, ConfirmBody, Outcome};
+use super::{check_return_url, held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail};
 use crate::merchant::store::{Intent, Merchant, RefundRow};
@@ -87,7 +87,7 @@ pub fn check_new_intent(new: &NewPaymentIntent) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn check_confirm(merchant: &Merchant, body: &ConfirmBody) -> ApiResult<()> {
+pub fn check_confirm(merchant: &Merchant, body: &ConfirmRequest) -> ApiResult<()> {
     check_return_url(merchant, body.return_url.as_deref(), true)?;
     Ok(())
 }
@@ -100,7 +100,7 @@ pub async fn confirm(
     merchant_id: &str,
     intent: &Intent,
     attempt: i64,
-    body: &ConfirmBody,
+    body: &ConfirmRequest,
 ) -> ApiResult<Outcome<Intent>> {
     let return_url = body.return_url.clone().unwrap_or_default();
     let setup = WorldpaySetup::load(ctx, merchant_id)?;
@@ -233,7 +233,12 @@ pub async fn refund(
 /// (minor units) covers them.
 fn settle_refunds(ctx: &Ctx, intent: &Intent, total: i64) -> ApiResult<()> {
     let mut refunds = ctx.store.refunds(Some(intent.id()), None, 1000)?;
-    refunds.retain(|r| r.status == "pending" || r.status == "succeeded");
+    refunds.retain(|r| {
+        matches!(
+            r.status(),
+            Ok(RefundStatus::Pending | RefundStatus::Succeeded)
+        )
+    });
     refunds.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
     let mut covered = 0;
     for r in refunds {
@@ -292,4 +297,46 @@ pub async fn on_notification(
     }
     let changed = (after.row.status.clone(), after.balances) != before;
     Ok(Some((after.row.id.clone(), changed)))
+}
+
+/// `POST /v1/webhooks/worldpay/{merchant_id}`: `Event-Signature: {keyId}/SHA256/{hex}`,
+/// possibly several entries in any order; ours is picked by keyId and compared in
+/// constant time. Duplicates (by eventId) and out-of-order events change nothing.
+pub async fn webhook(
+    ctx: Ctx,
+    merchant_id: String,
+    body: Vec<u8>,
+    headers: worker::Headers,
+    account: Option<ProviderAccount>,
+) -> ApiResult<&'static str> {
+    use shared::worldpay::webhook;
+    let header = headers.get(webhook::SIGNATURE_HEADER)?.unwrap_or_default();
+    let Some(ProviderAccount::Worldpay(account)) = account else {
+        return Err(webhook::SignatureError::Mismatch.to_api_error().into());
+    };
+    webhook::verify(&header, &body, webhook::KEY_ID, &account.webhook_secret)
+        .map_err(|e| Fail::Api(e.to_api_error()))?;
+    let n = webhook::parse_notification(&body).map_err(|_| {
+        Fail::Api(ApiError::invalid_request(
+            "invalid_event",
+            "The body is not a Worldpay event notification.",
+        ))
+    })?;
+    if ctx.store.event_seen("worldpay", &n.event_id)? {
+        return Ok("duplicate");
+    }
+    let (outcome, object_id) = match on_notification(&ctx, &merchant_id, &n).await? {
+        None => ("unknown_object", None),
+        Some((id, changed)) => (if changed { "applied" } else { "ignored" }, Some(id)),
+    };
+    let kind = format!("worldpay.{}", n.event_details.kind);
+    ctx.store.record_event(
+        "worldpay",
+        &n.event_id,
+        object_id.as_deref(),
+        &kind,
+        outcome,
+        ctx.now,
+    )?;
+    Ok(outcome)
 }

@@ -10,7 +10,7 @@ use crate::call::{serve, Call, Need};
 use crate::http::{ApiResult, Reply};
 use crate::merchant::store::Intent;
 use crate::merchant::Object;
-use crate::providers::{self, ConfirmBody};
+use crate::providers::{self, ConfirmRequest};
 
 /// Loads the caller's intent; with a publishable key only if `secret` is its client
 /// secret (compared in constant time). A wrong secret is as missing as any intent.
@@ -47,7 +47,7 @@ pub async fn checkout(req: Request, rc: RouteContext<Object>) -> Result<Response
 
 pub async fn confirm(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::SecretOrPublishable, |call| async move {
-        let body: ConfirmBody = call.json()?;
+        let body: ConfirmRequest = call.json()?;
         let intent = load_for_widget(&call, body.client_secret.as_deref())?;
         let m = call.merchant()?;
         let intent = providers::confirm(&call.ctx, m, intent, &body, &call.origin()).await?;

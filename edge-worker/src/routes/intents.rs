@@ -154,13 +154,8 @@ pub async fn cancel(req: Request, rc: RouteContext<Object>) -> Result<Response> 
 /// authorised (hotel minibar: authorise 300.00, capture 247.35); the rest is released.
 pub async fn capture(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct CaptureBody {
-            amount: Option<String>,
-        }
         let m = call.merchant()?;
-        let body: CaptureBody = call.json()?;
+        let body: shared::api::CaptureRequest = call.json()?;
         let intent = load(&call, call.param("id"))?;
         let amount = match &body.amount {
             Some(a) => Some(

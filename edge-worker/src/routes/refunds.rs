@@ -4,8 +4,8 @@
 //! racing each other cannot together pass the captured amount. An unknown outcome
 //! leaves the refund pending until the provider says.
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use shared::api::{CreateRefund, Refund, RefundObject, RefundStatus};
 use shared::error::ApiError;
 use shared::keys::{is_id, new_scoped_id};
 use shared::money::Money;
@@ -18,33 +18,15 @@ use crate::merchant::store::RefundRow;
 use crate::merchant::Object;
 use crate::providers;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRefund {
-    payment_intent: String,
-    amount: Option<String>,
-}
-
-#[derive(Serialize)]
-struct RefundView {
-    id: String,
-    object: &'static str,
-    payment_intent: String,
-    amount: String,
-    currency: String,
-    status: String,
-    created: i64,
-}
-
-fn view(call: &Call, r: &RefundRow) -> ApiResult<RefundView> {
+fn view(call: &Call, r: &RefundRow) -> ApiResult<Refund> {
     let intent = call.ctx.store.intent(&r.payment_intent)?;
-    Ok(RefundView {
+    Ok(Refund {
         id: r.id.clone(),
-        object: "refund",
+        object: RefundObject::Refund,
         payment_intent: r.payment_intent.clone(),
         amount: intent.money(r.amount)?.to_amount_string(),
-        currency: r.currency.clone(),
-        status: r.status.clone(),
+        currency: intent.currency()?,
+        status: r.status()?,
         created: r.created,
     })
 }
@@ -90,7 +72,7 @@ async fn create_refund(call: Call) -> ApiResult<Reply> {
     let (refund, fresh) = ctx
         .store
         .reserve_refund(intent.id(), &id, amount, ctx.now)?;
-    let refund = if fresh || refund.status == "pending" {
+    let refund = if fresh || refund.status()? == RefundStatus::Pending {
         providers::refund(ctx, &m.id, &ctx.store.intent(intent.id())?, &refund).await?
     } else {
         refund
@@ -108,7 +90,7 @@ pub async fn retrieve(req: Request, rc: RouteContext<Object>) -> Result<Response
             return Err(missing());
         }
         let refund = call.ctx.store.refund(&id)?.ok_or_else(missing)?;
-        if refund.status == "pending" {
+        if refund.status()? == RefundStatus::Pending {
             let intent = call.ctx.store.intent(&refund.payment_intent)?;
             providers::sync(&call.ctx, &m.id, intent).await?;
         }
