@@ -987,7 +987,7 @@ pub struct IdemRow {
     pub created: i64,
 }
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize)]
 pub struct RegistryRow {
     pub id: String,
     pub name: String,

@@ -136,10 +136,16 @@ pub async fn init(mut req: Request, rc: RouteContext<Object>) -> Result<Response
 /// `GET /v1/merchants` (admin): the registry, newest first.
 pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Admin, |call| async move {
-        let rows = call.ctx.store.registry(100)?;
+        let data: Vec<_> = call
+            .ctx
+            .store
+            .registry(100)?
+            .into_iter()
+            .map(|r| serde_json::json!({"id": r.id, "object": "merchant", "name": r.name, "livemode": r.livemode != 0, "created": r.created}))
+            .collect();
         Reply::json(
             200,
-            &serde_json::json!({"object": "list", "data": rows, "has_more": false}),
+            &serde_json::json!({"object": "list", "data": data, "has_more": false}),
         )
     })
     .await
