@@ -123,6 +123,27 @@ test("a refund whose answer is lost stays pending, then ends succeeded once, not
   }
 });
 
+test("the merchant's object settles a lost refund by itself: its alarm asks Stripe, no request needed", async () => {
+  const m = await stripeMerchant();
+  const { pi, cap } = await partlyCaptured(m);
+  await fault({ method: 'POST', path_prefix: '/v1/refunds', kind: 'drop_after_forward', count: 1 });
+  try {
+    const lost = await refund(m, pi, '25.00');
+    assert.equal(lost.json.status, 'pending', lost.text);
+    // Listing refunds reads our ledger only; it never asks Stripe.
+    const listed = async () => (await api('GET', `/v1/refunds?payment_intent=${pi.id}`, { key: m.secret_key })).json.data[0];
+    let r = await listed();
+    for (let i = 0; i < 100 && r.status === 'pending'; i++) {
+      await new Promise((res) => setTimeout(res, 200));
+      r = await listed();
+    }
+    assert.equal(r.status, 'succeeded', 'the alarm settled it');
+    assert.equal((await stripeRefunds(cap.provider_reference)).length, 1);
+  } finally {
+    await clearFaults();
+  }
+});
+
 test('a refund retried with the same Idempotency-Key after a lost answer is the same refund', async () => {
   const m = await stripeMerchant();
   const { pi, cap } = await partlyCaptured(m);
@@ -239,11 +260,14 @@ test('a confirm whose answer is lost after Stripe charged is pending (200), then
     const lost = await confirm(m, pi, await paymentMethod('4242424242424242'));
     assert.equal(lost.status, 200, lost.text);
     assert.equal(lost.json.status, 'processing', 'not known yet: neither failed nor succeeded');
-    // A second confirm does not confirm again: it asks Stripe what happened.
+    // A second confirm does not confirm again: it asks Stripe what happened (or, if
+    // the object's alarm asked first, it is refused as the payment has succeeded).
     const again = await confirm(m, pi, await paymentMethod('4242424242424242'));
-    assert.equal(again.status, 200, again.text);
-    assert.equal(again.json.status, 'succeeded');
-    assert.equal(again.json.amount_received, '64.00');
+    if (again.status === 200) assert.equal(again.json.status, 'succeeded', again.text);
+    else assert.equal(errorOf(assert, again, 400).code, 'intent_unexpected_state');
+    const now = (await read(m, pi)).json;
+    assert.equal(now.status, 'succeeded');
+    assert.equal(now.amount_received, '64.00');
     const confirms = (await recorded(since)).filter((r) => r.path.endsWith('/confirm') && r.upstream_status === 200);
     assert.equal(confirms.length, 1, `Stripe confirmed ${confirms.length} times`);
   } finally {

@@ -117,6 +117,9 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
       STRIPE_PLATFORM_SECRET_KEY: 'sk_test_platform_local',
       STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
       STRIPE_PLATFORM_WEBHOOK_SECRET: PLATFORM_WEBHOOK_SECRET,
+      // The objects' alarms ask providers about unknown outcomes after this long
+      // (30 s in production): short here, so tests see them without sleeping long.
+      RESOLVE_AFTER_SECONDS: '2',
       CASHCLOUD_API_BASE: cashcloudUrl,
       WORLDPAY_API_BASE: `${worldpayUrl}/`,
       ...vars,

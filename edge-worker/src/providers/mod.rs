@@ -24,8 +24,17 @@ use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail};
 use crate::merchant::store::{Intent, Merchant, RefundRow};
 
-/// How long after an unknown outcome the object's alarm asks the provider.
-pub const RESOLVE_AFTER_SECONDS: i64 = 30;
+/// How long after an unknown outcome the object's alarm asks the provider:
+/// `RESOLVE_AFTER_SECONDS` from the configuration (the local test stack shortens
+/// it), else 30 s.
+fn resolve_after(ctx: &Ctx) -> i64 {
+    ctx.env
+        .var("RESOLVE_AFTER_SECONDS")
+        .ok()
+        .and_then(|v| v.to_string().parse::<i64>().ok())
+        .filter(|s| (1..=3600).contains(s))
+        .unwrap_or(30)
+}
 
 /// What became of one provider call.
 pub enum Outcome<T> {
@@ -98,6 +107,8 @@ pub async fn confirm(
         Provider::Cashcloud => cashcloud::check_confirm(body).map(|_| ())?,
     };
     let attempt = ctx.store.open_attempt(intent.id(), ctx.now)?;
+    // Should this isolate die before the outcome is written, the alarm asks.
+    ctx.wake_at(ctx.now + resolve_after(ctx)).await?;
     let id = intent.row.id.clone();
     let outcome = match intent.provider()? {
         Provider::Stripe => stripe::confirm(ctx, &merchant.id, &intent, attempt, body).await,
@@ -116,7 +127,7 @@ pub async fn confirm(
             let (intent, _) =
                 ctx.store
                     .apply_events(&id, &[event(ctx, IntentEvent::Processing)], ctx.now)?;
-            ctx.wake_at(ctx.now + RESOLVE_AFTER_SECONDS).await?;
+            ctx.wake_at(ctx.now + resolve_after(ctx)).await?;
             Ok(intent)
         }
         Err(e) => {
@@ -154,7 +165,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: Intent) -> ApiResult<Int
             Ok(intent)
         }
         Outcome::Unknown => {
-            ctx.wake_at(ctx.now + RESOLVE_AFTER_SECONDS).await?;
+            ctx.wake_at(ctx.now + resolve_after(ctx)).await?;
             ctx.store.intent(&id)
         }
     }
@@ -225,6 +236,8 @@ pub async fn refund(
     refund: &RefundRow,
 ) -> ApiResult<RefundRow> {
     let amount = intent.money(refund.amount)?;
+    // Should this isolate die before the outcome is written, the alarm asks.
+    ctx.wake_at(ctx.now + resolve_after(ctx)).await?;
     let outcome = match intent.provider()? {
         Provider::Stripe => stripe::refund(ctx, merchant_id, intent, refund, amount).await,
         Provider::Worldpay => worldpay::refund(ctx, merchant_id, intent, refund, amount).await,
@@ -232,7 +245,7 @@ pub async fn refund(
     };
     match outcome {
         Ok(Outcome::Done(())) => {}
-        Ok(Outcome::Unknown) => ctx.wake_at(ctx.now + RESOLVE_AFTER_SECONDS).await?,
+        Ok(Outcome::Unknown) => ctx.wake_at(ctx.now + resolve_after(ctx)).await?,
         Err(e) => {
             // A final refusal: the amount is refundable again.
             ctx.store.settle_refund(&refund.id, false, ctx.now)?;
@@ -279,7 +292,7 @@ pub async fn resolve_open(ctx: &Ctx) -> ApiResult<()> {
         }
     }
     if still_open {
-        ctx.wake_at(ctx.now + RESOLVE_AFTER_SECONDS).await?;
+        ctx.wake_at(ctx.now + resolve_after(ctx)).await?;
     }
     Ok(())
 }
