@@ -320,3 +320,44 @@ test('a Worker killed between the provider call and its write recovers the right
     await clearFaults();
   }
 });
+
+test('an Idempotency-Key whose request died is held while it may still finish, then released after 60 s', async () => {
+  const m = await stripeMerchant();
+  const { pi } = await partlyCaptured(m);
+  const key = randomUUID();
+  const since = await lastSeq();
+  await fault({ method: 'POST', path_prefix: '/v1/refunds', kind: 'hold_after_forward', hold_ms: 15000 });
+  const bundle = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../edge-worker/build/index.js');
+  const original = readFileSync(bundle);
+  try {
+    const inFlight = refund(m, pi, '30.00', key);
+    const until = Date.now() + 10000;
+    while (!(await recorded(since)).some((r) => r.path === '/v1/refunds' && r.upstream_status === 200)) {
+      assert.ok(Date.now() < until, 'the refund reached Stripe');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    writeFileSync(bundle, Buffer.concat([original, Buffer.from(`\n// restart ${Date.now()}\n`)]));
+    const died = await inFlight;
+    assert.notEqual(died.status, 200, `the request died: ${died.status}`);
+  } finally {
+    writeFileSync(bundle, original);
+    await clearFaults();
+  }
+  const started = Date.now();
+  let r;
+  for (let i = 0; i < 100; i++) {
+    r = await refund(m, pi, '30.00', key).catch(() => null);
+    if (r && r.status !== 503) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  // Within the minute the key is still held: no second run.
+  errorOf(assert, r, 409, 'idempotency_error');
+  await new Promise((res) => setTimeout(res, Math.max(0, 61000 - (Date.now() - started))));
+  const after = await refund(m, pi, '30.00', key);
+  assert.equal(after.status, 200, after.text);
+  assert.equal(after.json.amount, '30.00');
+  assert.equal(after.json.status, 'succeeded');
+  // One refund in our ledger and at Stripe, whatever ran twice.
+  assert.equal((await read(m, pi)).json.amount_refunded, '30.00');
+  assert.equal((await stripeRefunds((await read(m, pi)).json.provider_reference)).length, 1);
+});
