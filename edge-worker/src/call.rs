@@ -131,6 +131,26 @@ impl Call {
             .map(|(_, v)| v.into_owned())
     }
 
+    /// A list's `?limit=`: 1 to 100, default 10.
+    pub fn page_limit(&self) -> ApiResult<u32> {
+        match self.query("limit") {
+            Some(l) => l
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    Fail::Api(
+                        ApiError::invalid_request(
+                            "parameter_invalid",
+                            "limit must be a whole number from 1 to 100.",
+                        )
+                        .with_param("limit"),
+                    )
+                }),
+            None => Ok(10),
+        }
+    }
+
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
         decode(&self.body)
     }

@@ -48,6 +48,12 @@ impl Fail {
 
 pub type ApiResult<T> = std::result::Result<T, Fail>;
 
+/// A domain result whose error has the contract's shape (a request a provider
+/// module could not describe, a reply it could not read) as the Worker's.
+pub fn domain<T, E: Into<ApiError>>(r: std::result::Result<T, E>) -> ApiResult<T> {
+    r.map_err(|e| Fail::Api(e.into()))
+}
+
 /// A finished answer: status and the exact JSON bytes (idempotent replays send
 /// these again unchanged).
 pub struct Reply {

@@ -48,27 +48,23 @@ pub fn check_key(key: &str) -> Result<(), ApiError> {
 
 pub async fn begin(store: &Store, scope: &str, key: &str, hash: &str) -> ApiResult<Begin> {
     check_key(key)?;
-    if store.claim_idempotency(
-        scope,
-        key,
-        hash,
-        crate::ctx::now(),
-        TTL_SECONDS,
-        STALE_SECONDS,
-    )? {
+    let claim = || {
+        store.claim_idempotency(
+            scope,
+            key,
+            hash,
+            crate::ctx::now(),
+            TTL_SECONDS,
+            STALE_SECONDS,
+        )
+    };
+    if claim()? {
         return Ok(Begin::Fresh);
     }
     for _ in 0..WAIT_STEPS {
         let Some(row) = store.idempotency_record(scope, key)? else {
             // Released as stale while we waited: this request takes it over.
-            if store.claim_idempotency(
-                scope,
-                key,
-                hash,
-                crate::ctx::now(),
-                TTL_SECONDS,
-                STALE_SECONDS,
-            )? {
+            if claim()? {
                 return Ok(Begin::Fresh);
             }
             continue;
@@ -85,16 +81,7 @@ pub async fn begin(store: &Store, scope: &str, key: &str, hash: &str) -> ApiResu
                 body,
             }));
         }
-        if crate::ctx::now() - row.created >= STALE_SECONDS
-            && store.claim_idempotency(
-                scope,
-                key,
-                hash,
-                crate::ctx::now(),
-                TTL_SECONDS,
-                STALE_SECONDS,
-            )?
-        {
+        if crate::ctx::now() - row.created >= STALE_SECONDS && claim()? {
             return Ok(Begin::Fresh);
         }
         worker::Delay::from(WAIT_STEP).await;

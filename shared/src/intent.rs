@@ -124,6 +124,17 @@ wire_names!(Provider, "provider", {
     Cashcloud => "cashcloud",
 });
 
+impl Provider {
+    /// The provider's name as a person writes it.
+    pub fn display_name(&self) -> &'static str {
+        match self {
+            Provider::Stripe => "Stripe",
+            Provider::Worldpay => "Worldpay",
+            Provider::Cashcloud => "Cashcloud",
+        }
+    }
+}
+
 /// What the state machine knows of one intent. The Worker stores and reloads it;
 /// only [`apply`] should produce a changed one.
 ///

@@ -30,9 +30,7 @@ pub struct MerchantObject {
 
 impl DurableObject for MerchantObject {
     fn new(state: State, env: Env) -> Self {
-        if let Err(e) = store::Store::new(state.storage().sql()).migrate() {
-            worker::console_error!("merchant object schema: {e}");
-        }
+        migrate(&state, "merchant");
         Self {
             state: Rc::new(state),
             env,
@@ -40,14 +38,7 @@ impl DurableObject for MerchantObject {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let (method, path) = (req.method().to_string(), req.path());
-        let data = Object {
-            state: self.state.clone(),
-        };
-        let resp = crate::merchant_router(data)
-            .run(req, self.env.clone())
-            .await;
-        crate::http::finish(resp, &method, &path)
+        serve(&self.state, &self.env, req, crate::merchant_router).await
     }
 
     /// Resolves what was left open: provider calls whose answer never came, wallet
@@ -70,9 +61,7 @@ pub struct PlatformObject {
 
 impl DurableObject for PlatformObject {
     fn new(state: State, env: Env) -> Self {
-        if let Err(e) = store::Store::new(state.storage().sql()).migrate() {
-            worker::console_error!("platform object schema: {e}");
-        }
+        migrate(&state, "platform");
         Self {
             state: Rc::new(state),
             env,
@@ -80,14 +69,28 @@ impl DurableObject for PlatformObject {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let (method, path) = (req.method().to_string(), req.path());
-        let data = Object {
-            state: self.state.clone(),
-        };
-        let resp = crate::platform_router(data)
-            .run(req, self.env.clone())
-            .await;
-        crate::http::finish(resp, &method, &path)
+        serve(&self.state, &self.env, req, crate::platform_router).await
+    }
+}
+
+/// Runs an object's router on a request the Worker forwarded.
+async fn serve(
+    state: &Rc<State>,
+    env: &Env,
+    req: Request,
+    router: fn(Object) -> worker::Router<'static, Object>,
+) -> Result<Response> {
+    let (method, path) = (req.method().to_string(), req.path());
+    let data = Object {
+        state: state.clone(),
+    };
+    let resp = router(data).run(req, env.clone()).await;
+    crate::http::finish(resp, &method, &path)
+}
+
+fn migrate(state: &State, what: &str) {
+    if let Err(e) = store::Store::new(state.storage().sql()).migrate() {
+        worker::console_error!("{what} object schema: {e}");
     }
 }
 

@@ -16,7 +16,7 @@ use shared::money::{Currency, Money};
 
 use super::{held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
-use crate::http::{ApiResult, Fail};
+use crate::http::{domain, ApiResult, Fail};
 use crate::merchant::store::{Intent, RefundRow};
 use crate::outbound::{self, Answer};
 
@@ -28,20 +28,12 @@ pub struct CashcloudSetup {
     base: String,
 }
 
-pub fn build<T>(r: Result<T, BuildError>) -> ApiResult<T> {
-    r.map_err(|e| Fail::Api(e.to_api_error()))
-}
-
 impl CashcloudSetup {
     pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<CashcloudSetup> {
-        let Some(ProviderAccount::Cashcloud(account)) =
-            crate::routes::providers::load(ctx, merchant_id, Provider::Cashcloud)?
+        let ProviderAccount::Cashcloud(account) =
+            crate::routes::providers::require(ctx, merchant_id, Provider::Cashcloud)?
         else {
-            return Err(ApiError::invalid_request(
-                "provider_not_configured",
-                "Cashcloud is not set up for this merchant.",
-            )
-            .into());
+            unreachable!("require answers with the provider's own account")
         };
         Ok(CashcloudSetup {
             account,
@@ -77,7 +69,7 @@ impl CashcloudSetup {
     ) -> ApiResult<Vec<u8>> {
         let mut auth = self.auth().await?;
         for first in [true, false] {
-            match self.send(&build(make(&auth))?).await? {
+            match self.send(&domain(make(&auth))?).await? {
                 Ok(body) => return Ok(body),
                 Err(e) if first && e.needs_new_token() => auth = self.auth().await?,
                 Err(e) => return Err(e.to_api_error().into()),
@@ -206,7 +198,7 @@ pub async fn confirm(
         .description
         .clone()
         .unwrap_or_else(|| format!("Payment {}", intent.id()));
-    let req = build(requests::money_request(
+    let req = domain(requests::money_request(
         &setup.auth().await?,
         username,
         &amount,
@@ -387,7 +379,7 @@ pub async fn refund(
     }
     let hash = held_at_provider(intent)?;
     let setup = CashcloudSetup::load(ctx, merchant_id)?;
-    let req = build(requests::refund(&setup.auth().await?, &hash, &amount))?;
+    let req = domain(requests::refund(&setup.auth().await?, &hash, &amount))?;
     match setup.send(&req).await? {
         Ok(body) => {
             let reference =

@@ -16,7 +16,7 @@ use shared::stripe::{Auth, HttpRequest};
 
 use super::{check_return_url, held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
-use crate::http::{self, ApiResult, Fail};
+use crate::http::{self, domain, ApiResult, Fail};
 use crate::merchant::store::{Intent, Merchant, RefundRow};
 use crate::merchant::Object;
 use crate::outbound::{self, Answer};
@@ -38,20 +38,12 @@ enum Reply {
     Unknown,
 }
 
-fn build<T>(r: Result<T, shared::stripe::BuildError>) -> ApiResult<T> {
-    r.map_err(|e| Fail::Api(e.to_api_error()))
-}
-
 impl StripeSetup {
     pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<StripeSetup> {
-        let Some(ProviderAccount::Stripe(account)) =
-            crate::routes::providers::load(ctx, merchant_id, Provider::Stripe)?
+        let ProviderAccount::Stripe(account) =
+            crate::routes::providers::require(ctx, merchant_id, Provider::Stripe)?
         else {
-            return Err(ApiError::invalid_request(
-                "provider_not_configured",
-                "Stripe is not set up for this merchant.",
-            )
-            .into());
+            unreachable!("require answers with the provider's own account")
         };
         Ok(StripeSetup {
             account,
@@ -190,7 +182,7 @@ pub async fn confirm(
         },
     };
     let auth = setup.auth();
-    let attach = build(requests::attach_payment_method(
+    let attach = domain(requests::attach_payment_method(
         &auth,
         intent.id(),
         &stripe_id,
@@ -202,7 +194,7 @@ pub async fn confirm(
         Reply::Refused(status, e) => return declined(ctx, intent, status, &e),
         Reply::Unknown => return Err(unavailable()),
     }
-    let confirm = build(requests::confirm_payment_intent(
+    let confirm = domain(requests::confirm_payment_intent(
         &auth,
         intent.id(),
         &stripe_id,
@@ -282,7 +274,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
             Outcome::Done(never_confirmed(ctx, intent)?)
         });
     };
-    let req = build(requests::retrieve_payment_intent(&setup.auth(), &reference))?;
+    let req = domain(requests::retrieve_payment_intent(&setup.auth(), &reference))?;
     match setup.intent(req).await? {
         Outcome::Done(pi) => {
             let mut i = record(ctx, intent.id(), &pi)?;
@@ -325,40 +317,38 @@ pub async fn capture(
     intent: &Intent,
     amount: Money,
 ) -> ApiResult<Intent> {
-    let reference = held_at_provider(intent)?;
-    let setup = StripeSetup::load(ctx, merchant_id)?;
-    let req = build(requests::capture_payment_intent(
-        &setup.auth(),
-        intent.id(),
-        &reference,
-        amount,
-    ))?;
-    match setup.intent(req).await? {
-        Outcome::Done(pi) => record(ctx, intent.id(), &pi),
-        // Safe to repeat: the capture's idempotency key is the intent's.
-        Outcome::Unknown => Err(ApiError::provider(
-            502,
-            "provider_unavailable",
-            "Stripe did not answer. Retrying the capture is safe: it cannot capture twice.",
-        )
-        .into()),
-    }
+    command(ctx, merchant_id, intent, "capture", |auth, reference| {
+        requests::capture_payment_intent(auth, intent.id(), reference, amount)
+    })
+    .await
 }
 
 pub async fn cancel(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Intent> {
+    command(ctx, merchant_id, intent, "cancel", |auth, reference| {
+        requests::cancel_payment_intent(auth, intent.id(), reference)
+    })
+    .await
+}
+
+/// A capture or cancel of the intent held at Stripe. Without an answer it is
+/// refused, not pending: its idempotency key is the intent's, so the merchant's
+/// retry cannot act twice, and the hold is unchanged until one lands.
+async fn command(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    what: &str,
+    make: impl FnOnce(&Auth, &str) -> Result<HttpRequest, shared::stripe::BuildError>,
+) -> ApiResult<Intent> {
     let reference = held_at_provider(intent)?;
     let setup = StripeSetup::load(ctx, merchant_id)?;
-    let req = build(requests::cancel_payment_intent(
-        &setup.auth(),
-        intent.id(),
-        &reference,
-    ))?;
+    let req = domain(make(&setup.auth(), &reference))?;
     match setup.intent(req).await? {
         Outcome::Done(pi) => record(ctx, intent.id(), &pi),
         Outcome::Unknown => Err(ApiError::provider(
             502,
             "provider_unavailable",
-            "Stripe did not answer. Retrying the cancel is safe.",
+            format!("Stripe did not answer. Retrying the {what} is safe: it cannot happen twice."),
         )
         .into()),
     }
@@ -377,7 +367,7 @@ pub async fn refund(
     let destination =
         Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
             .map_err(|e| Fail::Api(e.to_api_error()))?;
-    let req = build(requests::create_refund(
+    let req = domain(requests::create_refund(
         &setup.auth(),
         &refund.id,
         &reference,
@@ -450,7 +440,7 @@ pub async fn connect_onboarding(
     let account = match existing {
         Some(a) => a,
         None => {
-            let req = build(requests::create_connected_account(
+            let req = domain(requests::create_connected_account(
                 &auth,
                 &merchant.id,
                 &merchant.country,
@@ -462,7 +452,7 @@ pub async fn connect_onboarding(
             made.id
         }
     };
-    let req = build(requests::create_account_link(
+    let req = domain(requests::create_account_link(
         &auth, &account, return_url, return_url,
     ))?;
     let body = platform_call(&base, req).await?;
@@ -503,23 +493,23 @@ pub async fn webhook(
         .unwrap_or_default();
     // Unknown merchant and bad signature answer alike: nothing to learn by probing.
     // A Connect merchant has no endpoint secret of its own (its events come to
-    // the platform's endpoint): an empty key would let anyone sign.
-    let Some(ProviderAccount::Stripe(account)) = account.filter(
-        |a| matches!(a, ProviderAccount::Stripe(s) if !s.webhook_secret.expose().is_empty()),
-    ) else {
-        return Err(shared::stripe::webhook::SignatureError::Mismatch
-            .to_api_error()
-            .into());
+    // the platform's endpoint).
+    let secret = match &account {
+        Some(ProviderAccount::Stripe(a)) => Some(&a.webhook_secret),
+        _ => None,
     };
-    shared::stripe::webhook::verify(
-        &header,
-        &body,
-        &account.webhook_secret,
-        ctx.now,
-        shared::stripe::webhook::DEFAULT_TOLERANCE,
-    )
-    .map_err(|e| Fail::Api(e.to_api_error()))?;
+    verify_signature(&header, &body, secret, ctx.now)?;
     apply_stripe_event(&ctx, &body)
+}
+
+/// `Stripe-Signature` under `secret` (any v1, 300 s). No secret, or an empty one,
+/// answers as a forged signature: an empty key would let anyone sign.
+fn verify_signature(header: &str, body: &[u8], secret: Option<&Secret>, now: i64) -> ApiResult<()> {
+    use shared::stripe::webhook::{verify, SignatureError, DEFAULT_TOLERANCE};
+    let secret = secret
+        .filter(|s| !s.expose().is_empty())
+        .ok_or_else(|| Fail::Api(SignatureError::Mismatch.to_api_error()))?;
+    verify(header, body, secret, now, DEFAULT_TOLERANCE).map_err(|e| Fail::Api(e.to_api_error()))
 }
 
 /// Applies a Stripe event whose signature was checked (the merchant's endpoint
@@ -582,19 +572,7 @@ pub async fn platform_webhook(mut req: Request, env: &worker::Env) -> Result<Res
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
         );
-        if secret.expose().is_empty() {
-            return Err(shared::stripe::webhook::SignatureError::Mismatch
-                .to_api_error()
-                .into());
-        }
-        shared::stripe::webhook::verify(
-            &header,
-            &body,
-            &secret,
-            crate::ctx::now(),
-            shared::stripe::webhook::DEFAULT_TOLERANCE,
-        )
-        .map_err(|e| Fail::Api(e.to_api_error()))?;
+        verify_signature(&header, &body, Some(&secret), crate::ctx::now())?;
         let event = events::parse_event(&body).map_err(|_| {
             Fail::Api(ApiError::invalid_request(
                 "invalid_event",

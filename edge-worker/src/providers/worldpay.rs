@@ -10,11 +10,11 @@ use shared::intent::{CaptureMethod, IntentEvent, IntentStatus, Provider, Provide
 use shared::money::Money;
 use shared::worldpay::requests::{self, ReturnUrls};
 use shared::worldpay::wire::{self, PaymentStatus};
-use shared::worldpay::{events, Auth, BuildError, HttpRequest};
+use shared::worldpay::{events, Auth, HttpRequest};
 
 use super::{check_return_url, held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
-use crate::http::{ApiResult, Fail};
+use crate::http::{domain, ApiResult, Fail};
 use crate::merchant::store::{Intent, Merchant, RefundRow};
 use crate::outbound::{self, Answer};
 
@@ -23,20 +23,12 @@ pub struct WorldpaySetup {
     base: String,
 }
 
-fn build<T>(r: Result<T, BuildError>) -> ApiResult<T> {
-    r.map_err(|e| Fail::Api(e.to_api_error()))
-}
-
 impl WorldpaySetup {
     pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<WorldpaySetup> {
-        let Some(ProviderAccount::Worldpay(account)) =
-            crate::routes::providers::load(ctx, merchant_id, Provider::Worldpay)?
+        let ProviderAccount::Worldpay(account) =
+            crate::routes::providers::require(ctx, merchant_id, Provider::Worldpay)?
         else {
-            return Err(ApiError::invalid_request(
-                "provider_not_configured",
-                "Worldpay is not set up for this merchant.",
-            )
-            .into());
+            unreachable!("require answers with the provider's own account")
         };
         Ok(WorldpaySetup {
             account,
@@ -68,7 +60,7 @@ impl WorldpaySetup {
 
     pub async fn status(&self, payment_id: &str) -> ApiResult<PaymentStatus> {
         let body = self
-            .call(build(requests::status(&self.auth(), payment_id)))
+            .call(domain(requests::status(&self.auth(), payment_id)))
             .await?;
         wire::parse_status(&body).map_err(|e| Fail::Api(e.to_api_error()))
     }
@@ -105,7 +97,7 @@ pub async fn confirm(
     let return_url = body.return_url.clone().unwrap_or_default();
     let setup = WorldpaySetup::load(ctx, merchant_id)?;
     let amount = intent.state()?.amount;
-    let req = build(requests::hosted_payment_page(
+    let req = domain(requests::hosted_payment_page(
         &setup.auth(),
         intent.id(),
         &amount,
@@ -176,9 +168,9 @@ pub async fn capture(
     let setup = WorldpaySetup::load(ctx, merchant_id)?;
     let state = intent.state()?;
     let req = if amount == state.amount_capturable {
-        build(requests::settle(&setup.auth(), &payment_id, intent.id()))
+        domain(requests::settle(&setup.auth(), &payment_id, intent.id()))
     } else {
-        build(requests::partial_settlement(
+        domain(requests::partial_settlement(
             &setup.auth(),
             &payment_id,
             &amount,
@@ -194,7 +186,7 @@ pub async fn cancel(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<
     let payment_id = held_at_provider(intent)?;
     let setup = WorldpaySetup::load(ctx, merchant_id)?;
     setup
-        .call(build(requests::cancel(
+        .call(domain(requests::cancel(
             &setup.auth(),
             &payment_id,
             intent.id(),
@@ -217,7 +209,7 @@ pub async fn refund(
     let payment_id = held_at_provider(intent)?;
     let setup = WorldpaySetup::load(ctx, merchant_id)?;
     setup
-        .call(build(requests::partial_refund(
+        .call(domain(requests::partial_refund(
             &setup.auth(),
             &payment_id,
             &amount,

@@ -96,14 +96,7 @@ async fn list_intents(call: Call) -> ApiResult<Reply> {
     let bad = |param: &str, msg: &str| {
         Fail::Api(ApiError::invalid_request("parameter_invalid", msg).with_param(param))
     };
-    let limit = match call.query("limit") {
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| bad("limit", "limit must be a whole number from 1 to 100."))?,
-        None => 10,
-    };
+    let limit = call.page_limit()?;
     let mut filter = IntentFilter {
         limit: limit + 1,
         ..IntentFilter::default()

@@ -95,6 +95,19 @@ pub async fn delete(req: Request, rc: RouteContext<Object>) -> Result<Response> 
     .await
 }
 
+/// The merchant's credentials for `provider`, which a payment with it needs.
+pub fn require(ctx: &Ctx, merchant_id: &str, provider: Provider) -> ApiResult<ProviderAccount> {
+    load(ctx, merchant_id, provider)?.ok_or_else(|| {
+        Fail::Api(ApiError::invalid_request(
+            "provider_not_configured",
+            format!(
+                "{} is not set up for this merchant.",
+                provider.display_name()
+            ),
+        ))
+    })
+}
+
 /// Opens a merchant's credentials for one provider call. `None`: not configured.
 pub fn load(
     ctx: &Ctx,

@@ -107,14 +107,7 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
         let bad = |param: &str, msg: &str| {
             Fail::Api(ApiError::invalid_request("parameter_invalid", msg).with_param(param))
         };
-        let limit = match call.query("limit") {
-            Some(l) => l
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| bad("limit", "limit must be a whole number from 1 to 100."))?,
-            None => 10,
-        };
+        let limit = call.page_limit()?;
         let intent = call.query("payment_intent");
         let before = match call.query("starting_after") {
             Some(after) => {
