@@ -114,8 +114,8 @@ pub(crate) fn merchant_router(data: Object) -> Router<'static, Object> {
     object_router(data, false)
         .post_async(INIT_PATH, merchants::init)
         .post_async(
-            providers::stripe::PLATFORM_EVENT_PATH,
-            providers::stripe::platform_event,
+            webhooks::PLATFORM_EVENT_PATH,
+            webhooks::stripe_platform_event,
         )
 }
 
@@ -193,7 +193,7 @@ async fn dispatch(req: Request, env: &Env, method: &Method, path: &str) -> Resul
             }
         }
         Who::Signed if route.path == "/v1/webhooks/stripe/platform" => {
-            providers::stripe::platform_webhook(req, env).await
+            webhooks::stripe_platform(req, env).await
         }
         Who::Signed => {
             // An id not of our shape names no merchant: its object is one that never

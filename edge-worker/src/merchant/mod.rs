@@ -3,6 +3,7 @@
 //! registry of merchants). Each is the only writer of its data; `store` holds every
 //! SQL statement.
 
+pub mod accounts;
 pub mod store;
 
 use std::rc::Rc;

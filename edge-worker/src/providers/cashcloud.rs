@@ -31,7 +31,7 @@ pub struct CashcloudSetup {
 impl CashcloudSetup {
     pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<CashcloudSetup> {
         let ProviderAccount::Cashcloud(account) =
-            crate::routes::providers::require(ctx, merchant_id, Provider::Cashcloud)?
+            crate::merchant::accounts::require(ctx, merchant_id, Provider::Cashcloud)?
         else {
             unreachable!("require answers with the provider's own account")
         };

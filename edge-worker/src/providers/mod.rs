@@ -55,7 +55,7 @@ pub async fn check_new_intent(
     merchant_id: &str,
     new: &NewPaymentIntent,
 ) -> ApiResult<()> {
-    if crate::routes::providers::load(ctx, merchant_id, new.provider)?.is_none() {
+    if crate::merchant::accounts::load(ctx, merchant_id, new.provider)?.is_none() {
         return Err(ApiError::invalid_request(
             "provider_not_configured",
             format!(

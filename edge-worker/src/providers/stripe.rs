@@ -16,11 +16,10 @@ use shared::stripe::{Auth, HttpRequest};
 
 use super::{check_return_url, held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
-use crate::http::{self, domain, ApiResult, Fail};
+use crate::http::{domain, ApiResult, Fail};
 use crate::merchant::store::{Intent, Merchant, RefundRow};
-use crate::merchant::Object;
 use crate::outbound::{self, Answer};
-use worker::{js_sys, Headers, Request, Response, Result, RouteContext};
+use worker::Headers;
 
 /// A merchant's Stripe set-up, opened for the length of one request.
 pub struct StripeSetup {
@@ -41,7 +40,7 @@ enum Reply {
 impl StripeSetup {
     pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<StripeSetup> {
         let ProviderAccount::Stripe(account) =
-            crate::routes::providers::require(ctx, merchant_id, Provider::Stripe)?
+            crate::merchant::accounts::require(ctx, merchant_id, Provider::Stripe)?
         else {
             unreachable!("require answers with the provider's own account")
         };
@@ -433,7 +432,7 @@ pub async fn connect_onboarding(
     }
     let auth = Auth::new(&platform_key);
     let base = ctx.env.var("STRIPE_API_BASE")?.to_string();
-    let existing = match crate::routes::providers::load(ctx, &merchant.id, Provider::Stripe)? {
+    let existing = match crate::merchant::accounts::load(ctx, &merchant.id, Provider::Stripe)? {
         Some(ProviderAccount::Stripe(a)) if a.mode == StripeMode::Connect => a.connected_account_id,
         _ => None,
     };
@@ -448,7 +447,7 @@ pub async fn connect_onboarding(
             let body = platform_call(&base, req).await?;
             let made = wire::parse_account(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
             let account = ProviderAccount::Stripe(StripeAccount::connected(made.id.clone()));
-            crate::routes::providers::save(ctx, merchant, &account)?;
+            crate::merchant::accounts::save(ctx, merchant, &account)?;
             made.id
         }
     };
@@ -556,73 +555,32 @@ fn apply_stripe_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
     Ok(outcome)
 }
 
-/// `POST /v1/webhooks/stripe/platform`, in the Worker: the platform's endpoint, where
-/// Stripe sends the events of Connect destination charges (they live on the
-/// platform's account). Checked under `STRIPE_PLATFORM_WEBHOOK_SECRET`, then handed
-/// to the merchant whose intent the event names (our scoped id in its metadata).
-pub async fn platform_webhook(mut req: Request, env: &worker::Env) -> Result<Response> {
-    let outcome: ApiResult<Option<(String, Vec<u8>)>> = async {
-        let body = http::read_body(&mut req).await?;
-        let header = req
-            .headers()
-            .get(shared::stripe::webhook::SIGNATURE_HEADER)?
-            .unwrap_or_default();
-        let secret = shared::secrets::Secret::new(
-            env.secret("STRIPE_PLATFORM_WEBHOOK_SECRET")
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-        );
-        verify_signature(&header, &body, Some(&secret), crate::ctx::now())?;
-        let event = events::parse_event(&body).map_err(|_| {
-            Fail::Api(ApiError::invalid_request(
-                "invalid_event",
-                "The event body is not a Stripe event.",
-            ))
-        })?;
-        let merchant = event
-            .intent_ref()
-            .and_then(|r| r.our_intent_id)
-            .and_then(|id| shared::keys::scoped_id_merchant("pi_", id));
-        Ok(merchant.map(|m| (m, body)))
-    }
-    .await;
-    match outcome {
-        Ok(Some((merchant, body))) => {
-            let mut init = worker::RequestInit::new();
-            init.with_method(worker::Method::Post)
-                .with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
-            let inner =
-                Request::new_with_init(&format!("https://merchant{PLATFORM_EVENT_PATH}"), &init)?;
-            crate::merchant::merchant_stub(env, &merchant)?
-                .fetch_with_request(inner)
-                .await
-        }
-        // Not about one of our intents (an account update, say): received, nothing to do.
-        Ok(None) => http::json(
-            200,
-            &serde_json::json!({"received": true, "outcome": "ignored"}),
-        ),
-        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
-    }
+/// `POST /v1/webhooks/stripe/platform`: the platform's endpoint, where Stripe sends
+/// the events of Connect destination charges (they live on the platform's account).
+/// Checked under the platform's endpoint secret; the merchant is the one whose intent
+/// the event names (our scoped id in its metadata). `None`: no intent of ours.
+pub fn platform_event_merchant(
+    header: &str,
+    body: &[u8],
+    secret: &Secret,
+    now: i64,
+) -> ApiResult<Option<String>> {
+    verify_signature(header, body, Some(secret), now)?;
+    let event = events::parse_event(body).map_err(|_| {
+        Fail::Api(ApiError::invalid_request(
+            "invalid_event",
+            "The event body is not a Stripe event.",
+        ))
+    })?;
+    Ok(event
+        .intent_ref()
+        .and_then(|r| r.our_intent_id)
+        .and_then(|id| shared::keys::scoped_id_merchant("pi_", id)))
 }
 
-/// Internal: where the Worker hands a verified platform event to its merchant's object.
-pub const PLATFORM_EVENT_PATH: &str = "/_internal/webhooks/stripe/platform";
-
-pub async fn platform_event(mut req: Request, rc: RouteContext<Object>) -> Result<Response> {
-    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
-    let outcome = async {
-        let body = http::read_body(&mut req).await?;
-        apply_stripe_event(&ctx, &body)
-    }
-    .await;
-    match outcome {
-        Ok(outcome) => http::json(
-            200,
-            &serde_json::json!({"received": true, "outcome": outcome}),
-        ),
-        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
-    }
+/// A platform event the Worker verified, in the object of the merchant it names.
+pub fn platform_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
+    apply_stripe_event(ctx, body)
 }
 
 /// Our intent for a provider event: by our id in the provider's metadata, else by the

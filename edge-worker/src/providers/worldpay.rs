@@ -26,7 +26,7 @@ pub struct WorldpaySetup {
 impl WorldpaySetup {
     pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<WorldpaySetup> {
         let ProviderAccount::Worldpay(account) =
-            crate::routes::providers::require(ctx, merchant_id, Provider::Worldpay)?
+            crate::merchant::accounts::require(ctx, merchant_id, Provider::Worldpay)?
         else {
             unreachable!("require answers with the provider's own account")
         };

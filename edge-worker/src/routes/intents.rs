@@ -11,7 +11,7 @@ use shared::api::{CreatePaymentIntent, List};
 use shared::error::ApiError;
 use shared::fees::platform_fee;
 use shared::intent::{IntentStatus, Provider};
-use shared::keys::{client_secret, is_id, new_scoped_id};
+use shared::keys::{client_secret, constant_time_eq, is_id, new_scoped_id};
 use shared::money::Money;
 use worker::{Request, Response, Result, RouteContext};
 
@@ -30,6 +30,21 @@ pub fn load(call: &Call, id: &str) -> ApiResult<Intent> {
             .into());
     }
     call.ctx.store.intent(id)
+}
+
+/// Loads the caller's intent; with a publishable key only if `secret` is its client
+/// secret (compared in constant time). A wrong secret is as missing as any intent.
+pub fn load_for_widget(call: &Call, secret: Option<&str>) -> ApiResult<Intent> {
+    let intent = load(call, call.param("id"))?;
+    if call.is_publishable() {
+        let given = secret.unwrap_or_default();
+        if !constant_time_eq(given.as_bytes(), intent.row.client_secret.as_bytes()) {
+            return Err(ApiError::not_found("payment_intent")
+                .with_param("id")
+                .into());
+        }
+    }
+    Ok(intent)
 }
 
 pub async fn create(req: Request, rc: RouteContext<Object>) -> Result<Response> {
@@ -80,7 +95,7 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
 pub async fn retrieve(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::SecretOrPublishable, |call| async move {
         let secret = call.query("client_secret");
-        let intent = crate::routes::checkout::load_for_widget(&call, secret.as_deref())?;
+        let intent = load_for_widget(&call, secret.as_deref())?;
         let intent = providers::sync(&call.ctx, &call.merchant()?.id, intent).await?;
         Reply::json(200, &intent.to_api()?)
     })

@@ -1,20 +1,16 @@
 //! `/v1/merchants/me/providers…`: merchants hand over their provider credentials.
-//! They are sealed (AES-256-GCM, merchant id and provider as associated data)
-//! before they are stored in the merchant's object, and only ever read back masked.
+//! They are sealed (`merchant::accounts`) before they are stored in the merchant's
+//! object, and only ever read back masked.
 
 use std::str::FromStr;
 
-use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use shared::accounts::ProviderAccount;
 use shared::error::ApiError;
 use shared::intent::Provider;
-use shared::secrets::provider_aad;
 use worker::{Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Call, Need};
-use crate::ctx::{random, Ctx};
 use crate::http::{decode_error, ApiResult, Fail, Reply};
-use crate::merchant::store::Merchant;
 use crate::merchant::Object;
 
 fn provider_param(call: &Call) -> ApiResult<Provider> {
@@ -39,27 +35,10 @@ async fn put_account(call: Call) -> ApiResult<Reply> {
     let account = ProviderAccount::from_json(provider, &call.body)
         .map_err(|e| Fail::Api(decode_error(&e)))?;
     account.validate(m.livemode != 0)?;
-    Reply::json(200, &save(&call.ctx, m, &account)?)
-}
-
-/// Seals a provider account under the master key and stores it with its masked
-/// view, which is returned.
-pub fn save(ctx: &Ctx, m: &Merchant, account: &ProviderAccount) -> ApiResult<serde_json::Value> {
-    let provider = account.provider();
-    let sealed = ctx.keyring()?.seal(
-        random(),
-        &provider_aad(&m.id, provider.as_str()),
-        account.sealed_document().expose().as_bytes(),
-    );
-    let masked = account.masked();
-    ctx.store.put_account(
-        provider,
-        &B64.encode(sealed),
-        &masked.to_string(),
-        m.livemode,
-        ctx.now,
-    )?;
-    Ok(masked)
+    Reply::json(
+        200,
+        &crate::merchant::accounts::save(&call.ctx, m, &account)?,
+    )
 }
 
 pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
@@ -93,42 +72,4 @@ pub async fn delete(req: Request, rc: RouteContext<Object>) -> Result<Response> 
         )
     })
     .await
-}
-
-/// The merchant's credentials for `provider`, which a payment with it needs.
-pub fn require(ctx: &Ctx, merchant_id: &str, provider: Provider) -> ApiResult<ProviderAccount> {
-    load(ctx, merchant_id, provider)?.ok_or_else(|| {
-        Fail::Api(ApiError::invalid_request(
-            "provider_not_configured",
-            format!(
-                "{} is not set up for this merchant.",
-                provider.display_name()
-            ),
-        ))
-    })
-}
-
-/// Opens a merchant's credentials for one provider call. `None`: not configured.
-pub fn load(
-    ctx: &Ctx,
-    merchant_id: &str,
-    provider: Provider,
-) -> ApiResult<Option<ProviderAccount>> {
-    let Some(sealed) = ctx.store.sealed_account(provider)? else {
-        return Ok(None);
-    };
-    let internal = |what: &str| {
-        Fail::Internal(worker::Error::RustError(format!(
-            "sealed {what} for {merchant_id}/{}",
-            provider.as_str()
-        )))
-    };
-    let sealed = B64.decode(sealed).map_err(|_| internal("encoding"))?;
-    let plain = ctx
-        .keyring()?
-        .open(&sealed, &provider_aad(merchant_id, provider.as_str()))
-        .map_err(|_| internal("document does not open"))?;
-    let account =
-        ProviderAccount::from_json(provider, &plain).map_err(|_| internal("document shape"))?;
-    Ok(Some(account))
 }

@@ -29,7 +29,7 @@ async fn callback(
         let body = http::read_body(&mut req).await?;
         let ours = ctx.store.merchant()?.is_some_and(|m| m.id == merchant_id);
         let account: Option<ProviderAccount> = match is_id("acct_", &merchant_id) && ours {
-            true => crate::routes::providers::load(&ctx, &merchant_id, provider)?,
+            true => crate::merchant::accounts::load(&ctx, &merchant_id, provider)?,
             false => None,
         };
         crate::providers::webhook(
@@ -62,4 +62,68 @@ pub async fn cashcloud(req: Request, rc: RouteContext<Object>) -> Result<Respons
 
 pub async fn worldpay(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     callback(req, rc, Provider::Worldpay).await
+}
+
+/// `POST /v1/webhooks/stripe/platform`, answered by the Worker: the event is checked
+/// under `STRIPE_PLATFORM_WEBHOOK_SECRET`, then handed to the object of the merchant
+/// whose intent it names.
+pub async fn stripe_platform(mut req: Request, env: &worker::Env) -> Result<Response> {
+    let outcome: ApiResult<Option<(String, Vec<u8>)>> = async {
+        let body = http::read_body(&mut req).await?;
+        let header = req
+            .headers()
+            .get(shared::stripe::webhook::SIGNATURE_HEADER)?
+            .unwrap_or_default();
+        let secret = shared::secrets::Secret::new(
+            env.secret("STRIPE_PLATFORM_WEBHOOK_SECRET")
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        );
+        let merchant = crate::providers::stripe::platform_event_merchant(
+            &header,
+            &body,
+            &secret,
+            crate::ctx::now(),
+        )?;
+        Ok(merchant.map(|m| (m, body)))
+    }
+    .await;
+    match outcome {
+        Ok(Some((merchant, body))) => {
+            let mut init = worker::RequestInit::new();
+            init.with_method(worker::Method::Post).with_body(Some(
+                worker::js_sys::Uint8Array::from(body.as_slice()).into(),
+            ));
+            let inner =
+                Request::new_with_init(&format!("https://merchant{PLATFORM_EVENT_PATH}"), &init)?;
+            crate::merchant::merchant_stub(env, &merchant)?
+                .fetch_with_request(inner)
+                .await
+        }
+        // Not about one of our intents (an account update, say): received, nothing to do.
+        Ok(None) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": "ignored"}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
+    }
+}
+
+/// Internal: where the Worker hands a verified platform event to its merchant's object.
+pub const PLATFORM_EVENT_PATH: &str = "/_internal/webhooks/stripe/platform";
+
+pub async fn stripe_platform_event(mut req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+    let outcome = async {
+        let body = http::read_body(&mut req).await?;
+        crate::providers::stripe::platform_event(&ctx, &body)
+    }
+    .await;
+    match outcome {
+        Ok(outcome) => http::json(
+            200,
+            &serde_json::json!({"received": true, "outcome": outcome}),
+        ),
+        Err(f) => http::error(&f.into_api("POST", "/v1/webhooks/stripe/platform")),
+    }
 }
