@@ -160,6 +160,41 @@ test('signatures: forged and unknown keyId refused; several in another order acc
   assert.equal((await read(m, pi)).status, 'canceled');
 });
 
+test("another attempt's paid page is superseded: the intent keeps the payment that holds its money, and the other hold is released", async () => {
+  const m = await worldpayMerchant();
+  const { pi, done } = await reserved(m, '40.00');
+  const held = await until(m, pi, (x) => x.status === 'requires_capture');
+  assert.equal(held.provider_reference, done.paymentId);
+  // A second hosted page for the same intent (an earlier attempt's page left open in
+  // another tab, say), paid as well: Worldpay holds a second 40.00.
+  const HPP = 'application/vnd.worldpay.payment_pages-v1.hal+json';
+  const page = await (await fetch(`${WP}/payment_pages`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${m.account.username}:${m.account.password}`).toString('base64')}`, 'content-type': HPP, accept: HPP },
+    body: JSON.stringify({ transactionReference: pi.id, merchant: { entity: 'default' }, narrative: { line1: 'MAMUT-42' },
+      value: { amount: 4000, currency: 'EUR' }, resultURLs: { successURL: `${shop.origin}/ok`, failureURL: `${shop.origin}/no` }, settlement: { auto: false } }),
+  })).json();
+  const second = await standin('POST', 'complete', { url: page.url, card: '4444333322221111', threeDS: 'pass' });
+  assert.notEqual(second.paymentId, done.paymentId);
+  // Its Authorized notification reaches the Worker, which releases that hold.
+  let other;
+  for (let i = 0; i < 40; i++) {
+    other = (await standin('GET', 'payments')).data.find((x) => x.paymentId === second.paymentId);
+    if (other?.lastEvent === 'Cancelled') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(other.lastEvent, 'Cancelled', JSON.stringify(other));
+  const after = await read(m, pi);
+  assert.equal(after.status, 'requires_capture');
+  assert.equal(after.provider_reference, done.paymentId, 'still the first payment');
+  assert.equal(after.amount_capturable, '40.00');
+  // Capture goes to the payment that holds the money.
+  const cap = await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: {} });
+  assert.equal(cap.status, 200, cap.text);
+  const first = (await standin('GET', 'payments')).data.find((x) => x.paymentId === done.paymentId);
+  assert.notEqual(first.lastEvent, 'Cancelled');
+});
+
 test('widget: the customer goes to the hosted page, pays, comes back, and the page sees the reservation', async () => {
   const m = await newMerchant(undefined, { default_currency: 'EUR' });
   const account = { username: `wp-${randomUUID().slice(0, 8)}`, password: `pw-${randomUUID()}`, entity: 'default', webhookSecret: `hook-${randomUUID()}` };

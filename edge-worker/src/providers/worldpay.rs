@@ -249,7 +249,7 @@ pub async fn on_notification(
     ctx: &Ctx,
     merchant_id: &str,
     n: &shared::worldpay::webhook::Notification,
-) -> ApiResult<Option<(String, bool)>> {
+) -> ApiResult<Option<(String, Applied)>> {
     let id = n.our_intent_id();
     let Some(intent) = ctx.store.find_intent(id)? else {
         return Ok(None);
@@ -257,8 +257,29 @@ pub async fn on_notification(
     if intent.provider()? != Provider::Worldpay {
         return Ok(None);
     }
-    if let (None, Some(pid)) = (&intent.row.provider_reference, &n.event_details.payment_id) {
-        ctx.store.set_reference(intent.id(), pid)?;
+    // Every confirm opens a new hosted page, and each page that is paid is a payment
+    // of its own. The intent follows the payment that holds its money; another
+    // attempt's payment is superseded, and a hold it took is released at once.
+    match (&intent.row.provider_reference, &n.event_details.payment_id) {
+        (Some(ours), Some(pid)) if ours != pid => {
+            let holds = matches!(
+                intent.status()?,
+                IntentStatus::RequiresCapture | IntentStatus::Processing | IntentStatus::Succeeded
+            );
+            if holds {
+                if n.event_details.kind == shared::worldpay::wire::WorldpayEvent::Authorized {
+                    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+                    setup
+                        .call(domain(requests::cancel(&setup.auth(), pid, intent.id())))
+                        .await?;
+                }
+                return Ok(Some((intent.row.id.clone(), Applied::Superseded)));
+            }
+            // The earlier attempt holds nothing: this payment is the intent's now.
+            ctx.store.set_reference(intent.id(), pid)?;
+        }
+        (None, Some(pid)) => ctx.store.set_reference(intent.id(), pid)?,
+        _ => {}
     }
     let intent = ctx.store.intent(id)?;
     let before = (intent.row.status.clone(), intent.balances);
@@ -288,7 +309,20 @@ pub async fn on_notification(
         ctx.store.set_next_action(after.id(), None)?;
     }
     let changed = (after.row.status.clone(), after.balances) != before;
-    Ok(Some((after.row.id.clone(), changed)))
+    let applied = if changed {
+        Applied::Changed
+    } else {
+        Applied::Unchanged
+    };
+    Ok(Some((after.row.id.clone(), applied)))
+}
+
+/// What a notification did to the intent it names.
+pub enum Applied {
+    Changed,
+    Unchanged,
+    /// It is about another attempt's payment; that payment's hold was released.
+    Superseded,
 }
 
 /// `POST /v1/webhooks/worldpay/{merchant_id}`: `Event-Signature: {keyId}/SHA256/{hex}`,
@@ -319,7 +353,9 @@ pub async fn webhook(
     }
     let (outcome, object_id) = match on_notification(&ctx, &merchant_id, &n).await? {
         None => ("unknown_object", None),
-        Some((id, changed)) => (if changed { "applied" } else { "ignored" }, Some(id)),
+        Some((id, Applied::Changed)) => ("applied", Some(id)),
+        Some((id, Applied::Unchanged)) => ("ignored", Some(id)),
+        Some((id, Applied::Superseded)) => ("superseded", Some(id)),
     };
     let kind = format!("worldpay.{}", n.event_details.kind);
     ctx.store.record_event(
