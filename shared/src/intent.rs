@@ -191,11 +191,6 @@ pub enum IntentEvent {
         reason: String,
     },
     Canceled,
-    /// The provider's running total of refunds, not one refund's amount, so a
-    /// repeated or reordered event cannot count a refund twice.
-    Refunded {
-        total: Money,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +206,8 @@ pub struct ProviderEvent {
 pub enum IgnoreReason {
     /// Older than an event already applied.
     Stale { last_event_at: i64 },
-    /// Succeeded and canceled intents only take refund totals.
+    /// Succeeded and canceled intents take no more events. (Refunds are not
+    /// provider events: they are the merchant's own ledger rows.)
     Terminal { status: IntentStatus },
     /// Would not move the intent forward (repeated, late or out of order).
     NotForward {
@@ -220,9 +216,7 @@ pub enum IgnoreReason {
     },
     /// Another currency, zero, or more than the intent's amount: not this intent's event.
     AmountMismatch,
-    /// A refund on an intent that has not succeeded.
-    NotSucceeded { status: IntentStatus },
-    /// Nothing would change (e.g. the same failure or refund total again).
+    /// Nothing would change (e.g. the same failure again).
     NoChange,
 }
 
@@ -306,29 +300,6 @@ fn next_state(state: &IntentState, event: &IntentEvent) -> Result<IntentState, I
         IntentEvent::Canceled => {
             let mut next = advance(state, S::Canceled)?;
             next.amount_capturable = zero;
-            Ok(next)
-        }
-        IntentEvent::Refunded { total } => {
-            match state.status {
-                S::Succeeded => {}
-                S::RequiresPaymentMethod
-                | S::RequiresAction
-                | S::Processing
-                | S::RequiresCapture
-                | S::Canceled => {
-                    return Err(IgnoreReason::NotSucceeded {
-                        status: state.status,
-                    })
-                }
-            }
-            // Never below what we already know, never above what was received.
-            let refunded = state
-                .amount_received
-                .try_min(total)
-                .and_then(|t| t.try_max(&state.amount_refunded))
-                .map_err(|_| IgnoreReason::AmountMismatch)?;
-            let mut next = state.clone();
-            next.amount_refunded = refunded;
             Ok(next)
         }
     }
@@ -557,33 +528,6 @@ mod tests {
         assert_eq!(s.status, S::Succeeded);
         assert_eq!(s.amount_received, chf("60.00"));
         assert!(s.amount_capturable.is_zero(), "the rest is released");
-
-        let s = run(
-            s,
-            &[at(
-                4,
-                IntentEvent::Refunded {
-                    total: chf("10.00"),
-                },
-            )],
-        );
-        assert_eq!(s.amount_refunded, chf("10.00"));
-        // A reordered older total does not lower it; an over-report is capped.
-        assert_eq!(
-            apply(&s, &at(4, IntentEvent::Refunded { total: chf("5.00") })),
-            Transition::Ignored(IgnoreReason::NoChange)
-        );
-        let s = run(
-            s,
-            &[at(
-                5,
-                IntentEvent::Refunded {
-                    total: chf("99.00"),
-                },
-            )],
-        );
-        assert_eq!(s.amount_refunded, chf("60.00"));
-        assert_eq!(s.last_event_at, Some(5));
     }
 
     #[test]
@@ -767,33 +711,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(
-            apply(&s, &at(1, IntentEvent::Refunded { total: chf("1.00") })),
-            Transition::Ignored(IgnoreReason::NotSucceeded {
-                status: S::RequiresPaymentMethod
-            })
-        );
-        let done = run(
-            s,
-            &[at(
-                1,
-                IntentEvent::Captured {
-                    amount: chf("100.00"),
-                },
-            )],
-        );
-        assert_eq!(
-            apply(
-                &done,
-                &at(
-                    2,
-                    IntentEvent::Refunded {
-                        total: Money::parse("1", Currency::EUR).unwrap()
-                    }
-                )
-            ),
-            Transition::Ignored(IgnoreReason::AmountMismatch)
-        );
     }
 
     #[test]
@@ -914,15 +831,9 @@ mod tests {
             )],
         );
         assert_eq!(check_refund(&s, None), Ok(chf("50.00")));
-        let s = run(
-            s,
-            &[at(
-                3,
-                IntentEvent::Refunded {
-                    total: chf("20.00"),
-                },
-            )],
-        );
+        // What is refunded comes from the ledger; the check takes it as it is.
+        let mut s = s;
+        s.amount_refunded = chf("20.00");
         assert_eq!(check_refund(&s, None), Ok(chf("30.00")));
         assert_eq!(check_refund(&s, Some(chf("30.00"))), Ok(chf("30.00")));
         let e = check_refund(&s, Some(chf("30.01"))).unwrap_err();
@@ -930,15 +841,7 @@ mod tests {
             (e.status, e.code.as_str(), e.param.as_deref()),
             (400, "amount_too_large", Some("amount"))
         );
-        let s = run(
-            s,
-            &[at(
-                4,
-                IntentEvent::Refunded {
-                    total: chf("50.00"),
-                },
-            )],
-        );
+        s.amount_refunded = chf("50.00");
         let e = check_refund(&s, None).unwrap_err();
         assert_eq!(
             (e.status, e.code.as_str()),
@@ -965,7 +868,6 @@ mod tests {
                 .prop_map(|amount| IntentEvent::Captured { amount }),
             "[ab]".prop_map(|reason| IntentEvent::Failed { reason }),
             Just(IntentEvent::Canceled),
-            amount.prop_map(|total| IntentEvent::Refunded { total }),
         ]
     }
 

@@ -518,7 +518,6 @@ impl Store {
 
     /// Feeds provider events through the one state machine; stores the new status
     /// and appends the ledger entries the move implies, in one synchronous step.
-    /// Refund totals from providers are not applied: refunds are our own rows.
     pub fn apply_events(
         &self,
         id: &str,
@@ -529,9 +528,6 @@ impl Store {
         let start = intent.state()?;
         let mut state = start.clone();
         for ev in events {
-            if matches!(ev.event, shared::intent::IntentEvent::Refunded { .. }) {
-                continue;
-            }
             if let Some(next) = shared::intent::apply(&state, ev).applied() {
                 state = next;
             }

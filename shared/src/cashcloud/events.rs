@@ -134,9 +134,9 @@ impl Failure {
 /// - 3 completed → `Captured { amount }`;
 /// - 4 declined, 6 expired, 7 money service failed → `Failed` with
 ///   [`Failure::reason`];
-/// - 8 refunded → `Captured { amount }` then `Refunded { total: amount }` (a
-///   refund implies the payment completed, and `apply` takes refunds only on
-///   succeeded intents; a repeated `Captured` changes nothing);
+/// - 8 refunded → `Captured { amount }` (a refund implies the payment completed;
+///   the refund itself is the merchant's own ledger row, settled from its own
+///   transaction, never this payment's summary);
 /// - unknown → nothing.
 ///
 /// Only call this with a state read from `GET transactions?hash=` (or a callback
@@ -152,10 +152,7 @@ pub fn to_events(state: CashcloudState, our: &IntentState, at: i64) -> Vec<Provi
         CashcloudState::Declined => failed(Failure::Declined),
         CashcloudState::Expired => failed(Failure::Expired),
         CashcloudState::MoneyServiceFailed => failed(Failure::MoneyServiceFailed),
-        CashcloudState::Refunded => vec![
-            IntentEvent::Captured { amount },
-            IntentEvent::Refunded { total: amount },
-        ],
+        CashcloudState::Refunded => vec![IntentEvent::Captured { amount }],
         CashcloudState::Unknown(_) => Vec::new(),
     };
     events
@@ -200,10 +197,8 @@ impl std::error::Error for MappingError {}
 
 /// [`to_events`] for a transaction read with `GET transactions?hash=`, after
 /// checking that it is this intent's: EUR (`currency_id` 1 when given) and, when
-/// given, the intent's amount. A reported refund total (`refunded_amount`, the
-/// running total of completed refunds) is used for state 8 instead of the whole
-/// amount, and added as `Refunded { total }` to a completed (3), partly refunded
-/// payment.
+/// given, the intent's amount. A reported refund total (`refunded_amount`) must be a
+/// valid amount but is not an event: refunds are settled from their own transactions.
 pub fn transaction_events(
     tx: &Transaction,
     our: &IntentState,
@@ -224,28 +219,10 @@ pub fn transaction_events(
             return Err(MappingError::AmountMismatch { expected, got });
         }
     }
-    let mut events = to_events(tx.state, our, at);
-    let refunded = tx
-        .refunded_amount
+    tx.refunded_amount
         .map(|cents| Money::from_minor_units(cents, Currency::EUR).map_err(MappingError::Amount))
         .transpose()?;
-    match (tx.state, refunded) {
-        (CashcloudState::Refunded, Some(total)) => {
-            for ev in &mut events {
-                if let IntentEvent::Refunded { total: t } = &mut ev.event {
-                    *t = total;
-                }
-            }
-        }
-        // Partly refunded: still completed, with a running refund total.
-        (CashcloudState::Completed, Some(total)) if !total.is_zero() => {
-            events.push(ProviderEvent {
-                at,
-                event: IntentEvent::Refunded { total },
-            });
-        }
-        _ => {}
-    }
+    let events = to_events(tx.state, our, at);
     Ok(events)
 }
 
@@ -307,9 +284,8 @@ impl RefundFailure {
 }
 
 /// A refund transaction's state (read with `GET transactions?hash=` for the
-/// refund's own hash) as the refund row's outcome. A succeeded refund adds to the
-/// intent's refund total (the Worker sums succeeded rows into
-/// `IntentEvent::Refunded { total }`).
+/// refund's own hash) as the refund row's outcome; the intent's refunded amount is
+/// the ledger's sum of succeeded refund rows.
 pub fn refund_outcome(state: CashcloudState) -> RefundOutcome {
     match state {
         CashcloudState::PendingAccept | CashcloudState::Accepted => RefundOutcome::Pending,
@@ -403,10 +379,7 @@ mod tests {
         );
         assert_eq!(
             events(CashcloudState::Refunded),
-            vec![
-                IntentEvent::Captured { amount },
-                IntentEvent::Refunded { total: amount }
-            ]
+            vec![IntentEvent::Captured { amount }]
         );
         assert!(events(CashcloudState::Unknown(5)).is_empty());
     }
@@ -426,12 +399,13 @@ mod tests {
         // A late "pending" or "expired" cannot undo a completed payment.
         let late = run(done.clone(), to_events(CashcloudState::Expired, &done, 4));
         assert_eq!(late, done);
+        // A refunded payment's own state refunds nothing by itself (our refund rows
+        // do); it does say that the payment completed.
         let refunded = run(done.clone(), to_events(CashcloudState::Refunded, &done, 5));
-        assert_eq!(refunded.amount_refunded, eur("12.50"));
-        // Straight from processing to refunded: captured, then refunded.
+        assert_eq!(refunded, done);
         let direct = run(s.clone(), to_events(CashcloudState::Refunded, &s, 6));
         assert_eq!(direct.status, IntentStatus::Succeeded);
-        assert_eq!(direct.amount_refunded, eur("12.50"));
+        assert!(direct.amount_refunded.is_zero());
     }
 
     #[test]
@@ -496,29 +470,23 @@ mod tests {
             transaction_events(&ok, &chf, 1),
             Err(MappingError::CurrencyMismatch)
         );
-        let partial =
-            tx(r#"{"transaction":{"transaction_state_id":8,"amount":1250,"refunded_amount":500}}"#);
-        let evs = transaction_events(&partial, &our, 1).unwrap();
-        assert_eq!(
-            evs.last().unwrap().event,
-            IntentEvent::Refunded { total: eur("5.00") }
-        );
-        let partly =
-            tx(r#"{"transaction":{"transaction_state_id":3,"amount":1250,"refunded_amount":300}}"#);
-        let evs: Vec<IntentEvent> = transaction_events(&partly, &our, 1)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.event)
-            .collect();
-        assert_eq!(
-            evs,
-            vec![
-                IntentEvent::Captured {
+        // A payment's refund summary moves nothing: refunds are our own rows.
+        for partly in [
+            r#"{"transaction":{"transaction_state_id":8,"amount":1250,"refunded_amount":500}}"#,
+            r#"{"transaction":{"transaction_state_id":3,"amount":1250,"refunded_amount":300}}"#,
+        ] {
+            let evs: Vec<IntentEvent> = transaction_events(&tx(partly), &our, 1)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event)
+                .collect();
+            assert_eq!(
+                evs,
+                vec![IntentEvent::Captured {
                     amount: eur("12.50")
-                },
-                IntentEvent::Refunded { total: eur("3.00") }
-            ]
-        );
+                }]
+            );
+        }
         let none_yet =
             tx(r#"{"transaction":{"transaction_state_id":3,"amount":1250,"refunded_amount":0}}"#);
         assert_eq!(transaction_events(&none_yet, &our, 1).unwrap().len(), 1);

@@ -8,10 +8,10 @@
 //!   `processing`, and the Worker settles it at once);
 //! - `SentForSettlement`, `Settled` → `Captured { settledValue, else value }`
 //!   (capturing less releases the rest);
-//! - `SentForRefund`, `RefundFailed` → `Captured` as above (a refund implies a
-//!   capture), plus `Refunded { refundedValue }` if above zero: a pending or failed
-//!   refund never raises the total, completed ones do;
-//! - `Refunded` → `Captured`, then `Refunded { refundedValue }` (required);
+//! - `SentForRefund`, `Refunded`, `RefundFailed` → `Captured` as above (a refund
+//!   implies a capture). The refunds themselves are the merchant's own ledger rows:
+//!   the Worker settles them as `refundedValue` covers them, and no refund total
+//!   becomes an event of the intent;
 //! - `Refused` → `Failed { "Your card was refused." }` (the customer may retry);
 //! - `Error` → `Failed { "The payment could not be completed." }`: before a
 //!   reservation the attempt failed; after one the state machine ignores it, which
@@ -42,9 +42,8 @@ pub enum MappingError {
     CurrencyMismatch { expected: Currency, got: String },
     /// A negative or absurd amount.
     Amount(AmountError),
-    /// An amount this event needs is absent (`refundedValue` on `Refunded`; the
-    /// notification's `amount` on `Authorized`/`Settled`): ask [`super::requests::status`]
-    /// and map that instead.
+    /// An amount this event needs is absent (the notification's `amount` on
+    /// `Authorized`/`Settled`): ask [`super::requests::status`] and map that instead.
     MissingAmount,
 }
 
@@ -90,35 +89,16 @@ pub fn to_events(
         Some(v) => wire_money(v, currency)?,
         None => value,
     };
-    let refunded = match &status.refunded_value {
-        Some(v) => Some(wire_money(v, currency)?),
-        None => None,
-    };
+    // A refund total must still be a valid amount in our currency.
+    if let Some(v) = &status.refunded_value {
+        wire_money(v, currency)?;
+    }
     let captured = IntentEvent::Captured { amount: settled };
-    let refund_total = |required: bool| -> Result<Option<IntentEvent>, MappingError> {
-        match refunded {
-            Some(total) if !total.is_zero() => Ok(Some(IntentEvent::Refunded { total })),
-            Some(_) | None => {
-                if required {
-                    Err(MappingError::MissingAmount)
-                } else {
-                    Ok(None)
-                }
-            }
-        }
-    };
     let events = match &status.last_event {
         WorldpayEvent::Authorized => vec![IntentEvent::Authorized { amount: value }],
         WorldpayEvent::SentForSettlement | WorldpayEvent::Settled => vec![captured],
-        WorldpayEvent::SentForRefund | WorldpayEvent::RefundFailed => {
-            let mut v = vec![captured];
-            v.extend(refund_total(false)?);
-            v
-        }
-        WorldpayEvent::Refunded => {
-            let mut v = vec![captured];
-            v.extend(refund_total(true)?);
-            v
+        WorldpayEvent::SentForRefund | WorldpayEvent::RefundFailed | WorldpayEvent::Refunded => {
+            vec![captured]
         }
         WorldpayEvent::Refused
         | WorldpayEvent::Error
@@ -243,12 +223,10 @@ mod tests {
         );
         assert_eq!(
             events("Refunded", refunded),
-            vec![
-                IntentEvent::Captured {
-                    amount: eur("10.00")
-                },
-                IntentEvent::Refunded { total: eur("3.00") }
-            ]
+            vec![IntentEvent::Captured {
+                amount: eur("10.00")
+            }],
+            "a refund total is not an event: refunds are our own rows"
         );
         assert_eq!(
             events("SentForRefund", settled),
@@ -256,7 +234,7 @@ mod tests {
                 amount: eur("10.00")
             }]
         );
-        assert_eq!(events("RefundFailed", refunded).len(), 2);
+        assert_eq!(events("RefundFailed", refunded).len(), 1);
         assert_eq!(
             events("Refused", ""),
             vec![IntentEvent::Failed {
@@ -278,11 +256,12 @@ mod tests {
     }
 
     #[test]
-    fn refunded_without_a_total_or_in_another_currency_is_an_error() {
-        assert_eq!(
-            to_events(&status("Refunded", ""), &intent(), 1),
-            Err(MappingError::MissingAmount)
-        );
+    fn amounts_in_another_currency_or_negative_are_errors() {
+        let chf_refund = r#"{"lastEvent":"Refunded","value":{"amount":1250,"currency":"EUR"},"refundedValue":{"amount":100,"currency":"CHF"}}"#;
+        assert!(matches!(
+            to_events(&parse_status(chf_refund.as_bytes()).unwrap(), &intent(), 1),
+            Err(MappingError::CurrencyMismatch { .. })
+        ));
         let chf = r#"{"lastEvent":"Authorized","value":{"amount":1250,"currency":"CHF"}}"#;
         assert!(matches!(
             to_events(&parse_status(chf.as_bytes()).unwrap(), &intent(), 1),
@@ -316,7 +295,8 @@ mod tests {
             r#","settledValue":{"amount":1000,"currency":"EUR"},"refundedValue":{"amount":400,"currency":"EUR"}"#,
         );
         let s = run(s.clone(), &to_events(&refunded, &s, 30).unwrap());
-        assert_eq!(s.amount_refunded, eur("4.00"));
+        // Worldpay's refunded total settles our refund rows; it is no event here.
+        assert!(s.amount_refunded.is_zero());
         assert_eq!(s.amount_received, eur("10.00"));
     }
 
