@@ -1,7 +1,7 @@
 // CPU per request of the Worker, two ways:
 //  1. process CPU (/proc/<pid>/stat utime+stime) of the workerd that runs the Worker
 //     (wrangler dev's "runtime" workerd, the one with --inspector-addr: the Worker's
-//     isolate, the local D1 — SQLite behind a Durable Object — and the assets router),
+//     isolate, its Durable Objects' SQLite and the assets router),
 //     over N sequential requests, minus the same for N `GET /health`;
 //  2. a V8 CPU profile of the Worker's own isolate through wrangler's inspector
 //     (DevTools protocol, as `wrangler dev` DevTools does): non-idle samples per request,
@@ -84,9 +84,11 @@ export async function inspector(port) {
 
 /**
  * Profiles the Worker's isolate during n sequential `op()`s. Per request: busy ms
- * (every sample but "(idle)"), of which in wasm, in the D1 client API, and the rest
- * (JS glue, runtime builtins, GC). Sampling every 250 µs (each sample counted up to 500 µs) inflates what it measures a
- * little; these are the Worker's own isolate only (no D1 engine, no HTTP server).
+ * (every sample but "(idle)"), of which in wasm (our Rust: the Worker's routing and the
+ * merchant object's handlers), in the bundle's JS glue (wasm-bindgen, workers-rs), and
+ * the rest (runtime builtins such as the objects' SQLite API, GC). Sampling every 250 µs
+ * (each sample counted up to 500 µs) inflates what it measures a little; the Worker and
+ * its Durable Objects share this isolate locally.
  */
 export async function profileIsolate(session, n, op) {
   await session.send('Profiler.enable');
@@ -99,13 +101,13 @@ export async function profileIsolate(session, n, op) {
     const { url, functionName } = nd.callFrame;
     if (functionName === '(idle)') return [nd.id, 'idle'];
     if (url.startsWith('wasm://')) return [nd.id, 'wasm'];
-    if (url.includes('d1')) return [nd.id, 'd1_client'];
+    if (url.includes('index.js') || url.includes('shim.mjs')) return [nd.id, 'glue'];
     return [nd.id, 'other'];
   }));
-  const t = { idle: 0, wasm: 0, d1_client: 0, other: 0 };
+  const t = { idle: 0, wasm: 0, glue: 0, other: 0 };
   // A sample's delta also spans stretches when the isolate was not sampled at all
   // (nothing to run); capped at two intervals so those gaps are not booked as work.
   profile.samples.forEach((s, i) => { t[kind.get(s)] += Math.min(profile.timeDeltas[i] ?? 0, 500); });
   const per = (us) => us / 1000 / n;
-  return { busy_ms: per(t.wasm + t.d1_client + t.other), wasm_ms: per(t.wasm), d1_client_ms: per(t.d1_client), other_ms: per(t.other) };
+  return { busy_ms: per(t.wasm + t.glue + t.other), wasm_ms: per(t.wasm), glue_ms: per(t.glue), other_ms: per(t.other) };
 }

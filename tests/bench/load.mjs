@@ -18,11 +18,15 @@ const luaString = (s) => JSON.stringify(s); // a JSON string literal is a valid 
 
 /**
  * Runs wrk for `seconds` against `url` with 10 connections. `post`: {path, headers,
- * body, uniqueIdempotency} — every request then carries its own Idempotency-Key.
+ * body, uniqueIdempotency} — every request then carries its own Idempotency-Key;
+ * `get`: {headers} for a GET.
  */
-export function wrk({ url, seconds, post, dir, name }) {
+export function wrk({ url, seconds, post, get, dir, name }) {
   const u = new URL(url);
   const lua = [];
+  if (get) {
+    for (const [k, v] of Object.entries(get.headers)) lua.push(`wrk.headers[${luaString(k)}] = ${luaString(v)}`);
+  }
   if (post) {
     lua.push(`local body = ${luaString(post.body)}`);
     lua.push('local headers = {}');
@@ -134,7 +138,9 @@ export function workerCreateConfirm(worker, merchant, pms) {
   };
 }
 
-/** The same straight at localstripe: create with the PaymentMethod, then confirm. */
+/** The same straight at Stripe (the bench's `stripeUrl`): create with the
+ * PaymentMethod, then confirm with `use_stripe_sdk=true`, as a merchant's own
+ * integration for Stripe.js's 3-D Secure would. */
 export function directCreateConfirm(stripeUrl, key, pms) {
   let i = 0;
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/x-www-form-urlencoded' };
@@ -144,7 +150,7 @@ export function directCreateConfirm(stripeUrl, key, pms) {
       `amount=1000&currency=chf&payment_method_types[]=card&payment_method=${pm}`);
     if (c.status !== 200) return false;
     const pi = JSON.parse(c.body);
-    const r = await send(`${stripeUrl}/v1/payment_intents/${pi.id}/confirm`, 'POST', headers, '');
+    const r = await send(`${stripeUrl}/v1/payment_intents/${pi.id}/confirm`, 'POST', headers, 'use_stripe_sdk=true');
     return r.status === 200 && JSON.parse(r.body).status === 'succeeded';
   };
 }

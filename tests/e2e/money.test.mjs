@@ -255,7 +255,8 @@ test('a confirm whose answer is lost after Stripe charged is pending (200), then
   const m = await stripeMerchant();
   const pi = await intent(m, '64.00');
   const since = await lastSeq();
-  await fault({ method: 'POST', path_prefix: '/v1/payment_intents/', path_suffix: '/confirm', kind: 'drop_after_forward', count: 1 });
+  // A first attempt is one Stripe call (create with confirm=true): its answer is lost.
+  await fault({ method: 'POST', path_prefix: '/v1/payment_intents', path_suffix: '/payment_intents', kind: 'drop_after_forward', count: 1 });
   try {
     const lost = await confirm(m, pi, await paymentMethod('4242424242424242'));
     assert.equal(lost.status, 200, lost.text);
@@ -268,8 +269,10 @@ test('a confirm whose answer is lost after Stripe charged is pending (200), then
     const now = (await read(m, pi)).json;
     assert.equal(now.status, 'succeeded');
     assert.equal(now.amount_received, '64.00');
-    const confirms = (await recorded(since)).filter((r) => r.path.endsWith('/confirm') && r.upstream_status === 200);
-    assert.equal(confirms.length, 1, `Stripe confirmed ${confirms.length} times`);
+    const sent = (await recorded(since)).filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents');
+    assert.ok(sent.length >= 2, 'the same request was sent again');
+    assert.equal(new Set(sent.map((r) => r.headers['idempotency-key'])).size, 1, 'under the same idempotency key');
+    assert.equal(sent.filter((r) => r.upstream_status === 200).length, 1, 'and Stripe confirmed once');
   } finally {
     await clearFaults();
   }
@@ -281,11 +284,11 @@ test('a Worker killed between the provider call and its write recovers the right
   const since = await lastSeq();
   // Stripe confirms at once; its answer is held back while the Worker is restarted
   // under the request (wrangler dev reloads it when its bundle changes).
-  await fault({ method: 'POST', path_prefix: '/v1/payment_intents/', path_suffix: '/confirm', kind: 'hold_after_forward', hold_ms: 15000 });
+  await fault({ method: 'POST', path_prefix: '/v1/payment_intents', path_suffix: '/payment_intents', kind: 'hold_after_forward', hold_ms: 15000 });
   try {
     const inFlight = confirm(m, pi, await paymentMethod('4242424242424242'));
     const until = Date.now() + 10000;
-    while (!(await recorded(since)).some((r) => r.path.endsWith('/confirm') && r.upstream_status === 200)) {
+    while (!(await recorded(since)).some((r) => r.method === 'POST' && r.path === '/v1/payment_intents' && r.upstream_status === 200)) {
       assert.ok(Date.now() < until, 'the confirm reached Stripe');
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -314,8 +317,8 @@ test('a Worker killed between the provider call and its write recovers the right
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(after.json.amount_capturable, '71.00');
-    const confirms = (await recorded(since)).filter((r) => r.path.endsWith('/confirm') && r.upstream_status === 200);
-    assert.equal(confirms.length, 1);
+    const charged = (await recorded(since)).filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents' && r.upstream_status === 200);
+    assert.equal(charged.length, 1);
   } finally {
     await clearFaults();
   }

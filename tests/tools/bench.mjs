@@ -7,12 +7,18 @@
 //   4. load on loopback (10 connections, bounded) through the Worker and straight at
 //      localstripe, so the overhead ratio is measured;
 //   5. CPU per intent creation.
+//   6. storage round trips per API call (objects a call went through, from the
+//      Worker's Server-Timing), and the same loads with the Worker served by Miniflare
+//      directly, without wrangler dev's proxy in front.
 // It starts a stack of its own (Worker 8807, localstripe 8440, the Stripe.js stand-in
-// 8441, the recording proxy 8442, stack.mjs's other stand-ins from 8443; a throw-away
-// D1), and stops it at the end, even on error. The Worker talks to localstripe directly (not through the recording proxy,
-// whose extra Node hop and in-memory recording would count as our overhead).
+// 8441, the recording proxy 8442, stack.mjs's other stand-ins from 8443; throw-away
+// Durable Object state; Miniflare on 8817), and stops it at the end, even on error.
+// Stripe is reached through the recording proxy on both sides of every ratio: the
+// Worker's confirm carries `use_stripe_sdk=true`, which real Stripe needs and
+// localstripe refuses, and the proxy strips it; the direct baseline sends the same
+// confirm through the same proxy, so both pay the same extra hop.
 // Environment: BENCH_SECONDS (per load run, default 8, at most 20), BENCH_PORT,
-// BENCH_STRIPE_PORT, BENCH_VIA_PROXY=1 (keep the recording proxy in the Worker's path).
+// BENCH_STRIPE_PORT, BENCH_MF_PORT.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -22,11 +28,12 @@ import { stripeMerchant, createIntent, paymentMethods, api, LOCALSTRIPE_KEY } fr
 import { wrk, closedLoop, workerCreateConfirm, directCreateConfirm } from '../bench/load.mjs';
 import { wranglerProcesses, perRequestCpu, inspector, profileIsolate } from '../bench/cpu.mjs';
 import { widgetStartup } from '../bench/startup.mjs';
+import { startMiniflare } from '../bench/miniflare.mjs';
 
 const SECONDS = Math.min(20, Math.max(1, Number(process.env.BENCH_SECONDS || 8)));
 const port = Number(process.env.BENCH_PORT || 8807);
 const stripePort = Number(process.env.BENCH_STRIPE_PORT || 8440);
-const viaProxy = process.env.BENCH_VIA_PROXY === '1';
+const mfPort = Number(process.env.BENCH_MF_PORT || 8817);
 const started = Date.now();
 const say = (s) => console.log(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${s}`);
 const r2 = (x) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
@@ -43,24 +50,24 @@ const widgetAnatomy = wasmAnatomy(files.wasm);
 mkdirSync(path.join(ROOT, 'tests/out'), { recursive: true });
 const stateDir = mkdtempSync(path.join(ROOT, 'tests/out/bench-'));
 const adminToken = `adm_bench_${randomBytes(16).toString('hex')}`;
-say(`starting the stack (Worker :${port}, localstripe :${stripePort}; Worker → ${viaProxy ? 'recording proxy → ' : ''}localstripe)`);
+say(`starting the stack (Worker :${port}, localstripe :${stripePort}; Worker → recording proxy → localstripe)`);
+const masterKey = randomBytes(32).toString('base64');
 const stack = await startStack({
   port, stripePort, stateDir,
-  vars: {
-    ADMIN_TOKEN: adminToken,
-    MASTER_KEY: randomBytes(32).toString('base64'),
-    ...(viaProxy ? {} : { STRIPE_API_BASE: `http://127.0.0.1:${stripePort}` }),
-  },
+  vars: { ADMIN_TOKEN: adminToken, MASTER_KEY: masterKey },
   logFile: path.join(stateDir, 'stack.log'),
 });
+let mf = null;
 
 let results;
+let roundTrips;
 try {
   const W = stack.url;
-  const S = stack.stripeUrl;
+  // Both sides of each ratio reach localstripe through the recording proxy (above).
+  const S = stack.stripeProxyUrl;
   const providerScript = sizes(Buffer.from(await (await fetch(stack.stripeJsUrl)).arrayBuffer()));
   const merchant = await stripeMerchant(W, adminToken);
-  const pms = await paymentMethods(S, 20);
+  const pms = await paymentMethods(stack.stripeUrl, 20);
 
   // --- 2: start-up in Chromium ---------------------------------------------------
   say('widget start-up: 1 warm-up + 10 fresh loads in headless Chromium');
@@ -91,10 +98,19 @@ try {
   const load = {};
   const run = async (name, what, fn) => { say(`load ${name} (${SECONDS} s): ${what}`); load[name] = await fn(); };
   await run('worker_health', 'GET /health', () => wrk({ url: `${W}/health`, seconds: SECONDS, dir: stateDir, name: 'health' }));
-  // create+confirm first: localstripe slows down as its in-memory store fills up.
+  // localstripe slows down as its in-memory store fills up (and the proxy's records
+  // grow): every create+confirm run starts from a fresh store, both sides alike.
+  const fresh = async () => {
+    await fetch(`${stack.stripeUrl}/_config/data`, { method: 'DELETE' });
+    await fetch(`${S}/_recorder/requests`, { method: 'DELETE' });
+    await fetch(`${S}/_recorder/idempotency`, { method: 'DELETE' });
+    pms.splice(0, pms.length, ...(await paymentMethods(stack.stripeUrl, 20)));
+  };
+  await fresh();
   await run('worker_create_confirm', 'create + confirm through the Worker',
     () => closedLoop({ seconds: SECONDS, op: workerCreateConfirm(W, merchant, pms) }));
-  await run('direct_create_confirm', 'create + confirm straight at localstripe',
+  await fresh();
+  await run('direct_create_confirm', 'create + confirm straight at Stripe (through the proxy)',
     () => closedLoop({ seconds: SECONDS, op: directCreateConfirm(S, LOCALSTRIPE_KEY, pms) }));
   await run('worker_create', 'POST /v1/payment_intents', () => wrk({
     url: `${W}/v1/payment_intents`, seconds: SECONDS, dir: stateDir, name: 'worker-create',
@@ -128,6 +144,49 @@ try {
   // Sanity: the last intents really were made.
   const probe = await api(W, 'GET', '/v1/payment_intents?limit=1', { key: merchant.secret_key });
   if (probe.status !== 200) say(`warning: listing intents after the load: ${probe.status}`);
+
+  // --- 6: storage round trips per call, then the Worker under Miniflare -----------------
+  say('storage round trips: objects each API call went through (Server-Timing)');
+  roundTrips = await countRoundTrips(W, merchant, pms[0]);
+
+  say(`the Worker under Miniflare directly (:${mfPort}), no wrangler dev proxy`);
+  mf = await startMiniflare({
+    root: ROOT, port: mfPort,
+    vars: {
+      ADMIN_TOKEN: adminToken, MASTER_KEY: masterKey,
+      STRIPE_API_BASE: stack.stripeProxyUrl, STRIPE_JS_URL: stack.stripeJsUrl,
+      STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
+      CASHCLOUD_API_BASE: stack.cashcloudUrl, WORLDPAY_API_BASE: `${stack.worldpayUrl}/`,
+    },
+  });
+  const M = mf.url;
+  const mfMerchant = await stripeMerchant(M, adminToken);
+  await run('mf_health', 'GET /health (Miniflare)', () => wrk({ url: `${M}/health`, seconds: SECONDS, dir: stateDir, name: 'mf-health' }));
+  await run('direct_cheapest_get', 'localstripe GET /v1/customers?limit=1 (its cheapest call)', () => wrk({
+    url: `${stack.stripeUrl}/v1/customers?limit=1`, seconds: SECONDS, dir: stateDir, name: 'direct-get',
+    get: { headers: { Authorization: `Bearer ${LOCALSTRIPE_KEY}` } },
+  }));
+  await run('mf_create', 'POST /v1/payment_intents (Miniflare)', () => wrk({
+    url: `${M}/v1/payment_intents`, seconds: SECONDS, dir: stateDir, name: 'mf-create',
+    post: {
+      headers: { Authorization: `Bearer ${mfMerchant.secret_key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ amount: '10.00', currency: 'CHF', provider: 'stripe' }),
+      uniqueIdempotency: true,
+    },
+  }));
+  await run('direct_create_2', 'localstripe POST /v1/payment_intents, through the proxy (beside Miniflare)', () => wrk({
+    url: `${S}/v1/payment_intents`, seconds: SECONDS, dir: stateDir, name: 'direct-create-2',
+    post: {
+      headers: { Authorization: `Bearer ${LOCALSTRIPE_KEY}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'amount=1000&currency=chf&payment_method_types[]=card',
+    },
+  }));
+  await fresh();
+  await run('mf_create_confirm', 'create + confirm through the Worker (Miniflare)',
+    () => closedLoop({ seconds: SECONDS, op: workerCreateConfirm(M, mfMerchant, pms) }));
+  await fresh();
+  await run('direct_create_confirm_2', 'create + confirm straight at Stripe, through the proxy (beside Miniflare)',
+    () => closedLoop({ seconds: SECONDS, op: directCreateConfirm(S, LOCALSTRIPE_KEY, pms) }));
 
   const loadOut = Object.fromEntries(Object.entries(load).map(([k, v]) => [k, {
     tool: v.tool, requests: v.requests, failed: v.failed, rps: r2(v.rps), p50_ms: r2(v.p50_ms), p90_ms: r2(v.p90_ms), p99_ms: r2(v.p99_ms), max_ms: r2(v.max_ms),
@@ -167,16 +226,22 @@ try {
     // 4. load
     load_seconds_each: SECONDS,
     load_connections: 10,
-    worker_stripe_path: viaProxy ? 'worker → recording proxy → localstripe' : 'worker → localstripe (no recording proxy)',
+    worker_stripe_path: 'worker → recording proxy → localstripe; direct baseline through the same proxy',
     load: loadOut,
+    // 6. storage round trips and Miniflare
+    storage_round_trips_per_call: roundTrips,
+    worker_overhead_ratio_p50: r2(load.mf_create_confirm.p50_ms / load.direct_create_confirm_2.p50_ms),
+    worker_overhead_ratio_p50_create_miniflare: r2(load.mf_create.p50_ms / load.direct_create_2.p50_ms),
+    runtime_floor_ratio_p50_miniflare: r2(load.mf_health.p50_ms / load.direct_cheapest_get.p50_ms),
+    runtime_floor_ratio_p50_wrangler: r2(load.worker_health.p50_ms / load.direct_cheapest_get.p50_ms),
     worker_overhead_ratio_p50_create: r2(load.worker_create.p50_ms / load.direct_create.p50_ms),
     worker_overhead_ratio_p50_create_node: r2(load.worker_create_node.p50_ms / load.direct_create_node.p50_ms),
     worker_overhead_ratio_p50_create_confirm: r2(load.worker_create_confirm.p50_ms / load.direct_create_confirm.p50_ms),
     // 5. CPU
     intent_create_cpu_ms: r2(createCpu),
     intent_create_cpu_method: 'CPU (utime+stime from /proc) of the workerd that runs the Worker, over 200 sequential creations, '
-      + 'minus the same over 200 GET /health, divided by 200. Includes the Worker isolate (wasm + JS glue), the local D1 '
-      + '(SQLite behind a Durable Object, with its JS) and request parsing beyond /health; not wrangler\'s proxy workerd or Node.',
+      + 'minus the same over 200 GET /health, divided by 200. Includes the Worker isolate (wasm + JS glue), the merchant\'s '
+      + 'Durable Object (its SQLite) and request parsing beyond /health; not wrangler\'s proxy workerd or Node.',
     intent_create_cpu_detail: {
       runtime_workerd_ms_per_create: r2(cpuCreate.runtime),
       runtime_workerd_ms_per_health: r2(cpuHealth.runtime),
@@ -196,15 +261,17 @@ try {
     notes: {
       startup: 'performance.now() at checkout:ready (relative to navigation start) on a merchant page on another origin, '
         + 'fresh browser context per load, one uncounted warm-up load first.',
-      mount: 'mount() includes the network round-trip to the Worker for the intent (GET …/checkout: auth, D1 reads) and '
+      mount: 'mount() includes the network round-trip to the Worker for the intent (GET …/checkout: the merchant object) and '
         + 'loading the provider\'s script and card field, so it is not widget CPU alone.',
       load: 'wrk -t2 -c10 for single requests; a Node closed loop of 10 callers for create+confirm (a sample = both requests). '
         + 'Client and servers share the same cores. The Worker\'s create makes no Stripe call (the Stripe intent is made at '
-        + 'confirm); its confirm makes three (create, attach payment_method, confirm) against the direct path\'s two requests in total.',
+        + 'confirm); its confirm makes three (create, attach payment_method, confirm) against the direct path\'s two requests in total. '
+        + 'worker_overhead_ratio_p50 is create+confirm under Miniflare over the direct path measured right beside it.',
       ports: `Worker ${port}, localstripe ${stripePort}; run while no other test stack is busy (CPU contention).`,
     },
   };
 } finally {
+  if (mf) await mf.stop();
   await stack.stop();
   if (!process.env.KEEP_STATE) rmSync(stateDir, { recursive: true, force: true });
 }
@@ -236,6 +303,15 @@ for (const [k, v] of Object.entries(results.load)) {
 console.log(`  worker_overhead_ratio_p50: create ${results.worker_overhead_ratio_p50_create}× (wrk), `
   + `${results.worker_overhead_ratio_p50_create_node}× (node); create+confirm ${results.worker_overhead_ratio_p50_create_confirm}×`);
 
+const budget = (v, max) => (v == null ? '' : v <= max ? `  (budget ≤ ${max}: met)` : `  (budget ≤ ${max}: missed)`);
+console.log('\n  Worker, measured with its objects (budgets from issue 10)');
+for (const [k, v] of Object.entries(results.storage_round_trips_per_call)) {
+  console.log(`  storage round trips per ${k.padEnd(24)}${String(v).padStart(4)}${budget(v, 1)}`);
+}
+console.log(`  worker_overhead_ratio_p50 (create+confirm, Miniflare)  ${results.worker_overhead_ratio_p50}×${budget(results.worker_overhead_ratio_p50, 1.3)}`);
+console.log(`  create alone, Miniflare / direct                        ${results.worker_overhead_ratio_p50_create_miniflare}×  beside the runtime floor /health / localstripe GET: ${results.runtime_floor_ratio_p50_miniflare}×`);
+console.log(`  create+confirm through wrangler dev / direct            ${results.worker_overhead_ratio_p50_create_confirm}×  (floor through wrangler dev: ${results.runtime_floor_ratio_p50_wrangler}×)`);
+
 const d = results.intent_create_cpu_detail;
 console.log('\n  CPU per intent creation (sequential)');
 console.log(`  intent_create_cpu_ms (runtime workerd, minus /health)   ${ms(results.intent_create_cpu_ms)}`);
@@ -243,6 +319,28 @@ console.log(`    runtime workerd per create / per /health              ${ms(d.ru
 console.log(`    wrangler's proxy workerd + Node per create (tooling)  ${ms(d.wrangler_proxy_workerd_ms_per_create)} + ${ms(d.wrangler_node_ms_per_create).trim()}`);
 if (results.intent_create_isolate_profile) {
   const p = results.intent_create_isolate_profile.create;
-  console.log(`  Worker isolate (V8 profile) per create: ${p.busy_ms} ms busy = wasm ${p.wasm_ms} + D1 client JS ${p.d1_client_ms} + other JS/runtime ${p.other_ms}`);
+  console.log(`  Worker isolate (V8 profile) per create: ${p.busy_ms} ms busy = wasm ${p.wasm_ms} + JS glue ${p.glue_ms} + runtime ${p.other_ms}${budget(p.busy_ms, 1)}`);
 }
 console.log(`\n  written to bench-results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+
+/**
+ * How many objects (storage round trips) one call of each kind went through: the
+ * Server-Timing entries named `object` on the Worker's answer.
+ */
+async function countRoundTrips(worker, merchant, pm) {
+  const hops = (r) => (r.headers.get('server-timing') ?? '').split(',').filter((e) => e.trim().startsWith('object')).length;
+  const post = (p, key, body, idem = true) => fetch(`${worker}${p}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...(idem ? { 'idempotency-key': randomUUID() } : {}) },
+    body: JSON.stringify(body),
+  });
+  const create = await post('/v1/payment_intents', merchant.secret_key, { amount: '10.00', currency: 'CHF', provider: 'stripe' });
+  const pi = await create.clone().json();
+  const confirm = await post(`/v1/payment_intents/${pi.id}/confirm`, merchant.publishable_key, { client_secret: pi.client_secret, payment_method: pm }, false);
+  const get = await fetch(`${worker}/v1/payment_intents/${pi.id}`, { headers: { authorization: `Bearer ${merchant.secret_key}` } });
+  const refund = await post('/v1/refunds', merchant.secret_key, { payment_intent: pi.id, amount: '1.00' });
+  for (const [name, r] of [['create', create], ['confirm', confirm], ['retrieve', get], ['refund', refund]]) {
+    if (r.status !== 200) throw new Error(`round trips: ${name} answered ${r.status}`);
+  }
+  return { create: hops(create), confirm: hops(confirm), retrieve: hops(get), refund: hops(refund) };
+}

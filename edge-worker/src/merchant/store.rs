@@ -44,9 +44,12 @@ const SCHEMA: &[&str] = &[
        WHERE provider_reference IS NOT NULL",
     // One row per call that may move money, written before the call: a call whose
     // answer never came is `unknown` until the provider is asked.
+    // `payment_method`: what the attempt sent, so a call whose answer was lost can be
+    // sent again exactly (same provider idempotency key, same body).
     "CREATE TABLE IF NOT EXISTS attempts (
        payment_intent TEXT NOT NULL, number INTEGER NOT NULL, outcome TEXT NOT NULL,
-       created INTEGER NOT NULL, PRIMARY KEY (payment_intent, number))",
+       payment_method TEXT, return_url TEXT, created INTEGER NOT NULL,
+       PRIMARY KEY (payment_intent, number))",
     "CREATE TABLE IF NOT EXISTS refunds (
        id TEXT PRIMARY KEY, payment_intent TEXT NOT NULL, amount INTEGER NOT NULL,
        currency TEXT NOT NULL, status TEXT NOT NULL, provider_reference TEXT, created INTEGER NOT NULL)",
@@ -621,7 +624,13 @@ impl Store {
     /// Opens the next attempt at the provider, if the intent can take one: waiting
     /// for a payment method and no attempt whose outcome is still unknown. The check
     /// and the claim are one step, so a second confirm (or a cancel) cannot slip in.
-    pub fn open_attempt(&self, id: &str, now: i64) -> ApiResult<i64> {
+    pub fn open_attempt(
+        &self,
+        id: &str,
+        payment_method: Option<&str>,
+        return_url: Option<&str>,
+        now: i64,
+    ) -> ApiResult<i64> {
         let intent = self.intent(id)?;
         let status = intent.status()?;
         if status != IntentStatus::RequiresPaymentMethod {
@@ -643,8 +652,9 @@ impl Store {
             vec![number.into(), id.into()],
         )?;
         self.run(
-            "INSERT INTO attempts (payment_intent, number, outcome, created) VALUES (?, ?, 'open', ?)",
-            vec![id.into(), number.into(), now.into()],
+            "INSERT INTO attempts (payment_intent, number, outcome, payment_method, return_url, created) \
+             VALUES (?, ?, 'open', ?, ?, ?)",
+            vec![id.into(), number.into(), opt(payment_method), opt(return_url), now.into()],
         )?;
         Ok(number)
     }
@@ -661,6 +671,26 @@ impl Store {
                 vec![id.into()],
             )?
             .map(|r| r.number))
+    }
+
+    /// The payment method and return URL an attempt sent: `None` if it sent no
+    /// payment method.
+    pub fn attempt_request(
+        &self,
+        id: &str,
+        number: i64,
+    ) -> worker::Result<Option<(String, Option<String>)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            payment_method: Option<String>,
+            return_url: Option<String>,
+        }
+        Ok(self
+            .first::<Row>(
+                "SELECT payment_method, return_url FROM attempts WHERE payment_intent = ? AND number = ?",
+                vec![id.into(), number.into()],
+            )?
+            .and_then(|r| r.payment_method.map(|pm| (pm, r.return_url))))
     }
 
     /// `outcome`: `done` (the provider answered), or `unknown` (no answer: resolved

@@ -106,7 +106,12 @@ pub async fn confirm(
         Provider::Worldpay => worldpay::check_confirm(merchant, body)?,
         Provider::Cashcloud => cashcloud::check_confirm(body).map(|_| ())?,
     };
-    let attempt = ctx.store.open_attempt(intent.id(), ctx.now)?;
+    let attempt = ctx.store.open_attempt(
+        intent.id(),
+        body.payment_method.as_deref(),
+        body.return_url.as_deref(),
+        ctx.now,
+    )?;
     // Should this isolate die before the outcome is written, the alarm asks.
     ctx.wake_at(ctx.now + resolve_after(ctx)).await?;
     let id = intent.row.id.clone();

@@ -86,25 +86,6 @@ impl StripeSetup {
             Reply::Unknown => Ok(Outcome::Unknown),
         }
     }
-
-    /// Creates the Stripe PaymentIntent for ours, once: the idempotency key is derived
-    /// from our intent id, so every retry gets the same Stripe intent back.
-    async fn create_for(&self, intent: &Intent) -> ApiResult<Outcome<StripePaymentIntent>> {
-        let state = intent.state()?;
-        let destination =
-            Destination::for_account(&self.account, intent.money(intent.row.platform_fee)?)
-                .map_err(|e| Fail::Api(e.to_api_error()))?;
-        let charge = Charge {
-            our_intent_id: &intent.row.id,
-            amount: state.amount,
-            capture_method: state.capture_method,
-            description: intent.row.description.as_deref(),
-            destination,
-        };
-        let req = requests::create_payment_intent(&self.auth(), &charge)
-            .map_err(|e| Fail::Api(e.to_api_error()))?;
-        self.intent(req).await
-    }
 }
 
 /// Three-decimal currencies (KWD, BHD) only in steps of 10 minor units: refused at
@@ -169,16 +150,10 @@ pub async fn confirm(
 ) -> ApiResult<Outcome<Intent>> {
     let pm = body.payment_method.as_deref().unwrap_or_default();
     let setup = StripeSetup::load(ctx, merchant_id)?;
-    let stripe_id = match &intent.row.provider_reference {
-        Some(r) => r.clone(),
-        None => match setup.create_for(intent).await? {
-            Outcome::Done(pi) => {
-                ctx.store.set_reference(intent.id(), &pi.id)?;
-                pi.id
-            }
-            // Nothing was confirmed: no money can have moved.
-            Outcome::Unknown => return Err(unavailable()),
-        },
+    let Some(stripe_id) = intent.row.provider_reference.clone() else {
+        // The first attempt is one call: create and confirm together.
+        return create_and_confirm(ctx, &setup, intent, attempt, pm, body.return_url.as_deref())
+            .await;
     };
     let auth = setup.auth();
     let attach = domain(requests::attach_payment_method(
@@ -207,6 +182,52 @@ pub async fn confirm(
         }
         Reply::Refused(status, e) => declined(ctx, intent, status, &e),
         // The confirm may have charged: only Stripe can tell, so ask it later.
+        Reply::Unknown => Ok(Outcome::Unknown),
+    }
+}
+
+/// `POST /v1/payment_intents` with `confirm=true`: Stripe's intent is made and
+/// confirmed in one call, keyed by our intent and attempt, so sending it again (after
+/// a lost answer) returns the same intent instead of charging twice.
+async fn create_and_confirm(
+    ctx: &Ctx,
+    setup: &StripeSetup,
+    intent: &Intent,
+    attempt: i64,
+    pm: &str,
+    return_url: Option<&str>,
+) -> ApiResult<Outcome<Intent>> {
+    let destination =
+        Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+    let state = intent.state()?;
+    let charge = Charge {
+        our_intent_id: &intent.row.id,
+        amount: state.amount,
+        capture_method: state.capture_method,
+        description: intent.row.description.as_deref(),
+        destination,
+    };
+    let req = domain(requests::create_and_confirm_payment_intent(
+        &setup.auth(),
+        &charge,
+        pm,
+        return_url,
+        attempt as u32,
+    ))?;
+    match setup.send(req).await? {
+        Reply::Ok(body) => {
+            let pi = wire::parse_payment_intent(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+            ctx.store.set_reference(intent.id(), &pi.id)?;
+            Ok(Outcome::Done(record(ctx, intent.id(), &pi)?))
+        }
+        Reply::Refused(status, e) => {
+            // A decline still made Stripe's intent: later attempts confirm that one.
+            if let Some(pi) = &e.payment_intent {
+                ctx.store.set_reference(intent.id(), &pi.id)?;
+            }
+            declined(ctx, intent, status, &e)
+        }
         Reply::Unknown => Ok(Outcome::Unknown),
     }
 }
@@ -266,12 +287,33 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
         }
     }
     let Some(reference) = intent.row.provider_reference.clone() else {
-        // The create never returned, so no confirm was sent: nothing moved.
-        return Ok(if unknown {
-            Outcome::Unknown
-        } else {
-            Outcome::Done(never_confirmed(ctx, intent)?)
-        });
+        // A first attempt (create and confirm in one call) whose answer was lost:
+        // send exactly the same request again; Stripe answers with what it did.
+        let open = ctx.store.open_attempt_number(intent.id())?;
+        let sent = match open {
+            Some(n) => ctx.store.attempt_request(intent.id(), n)?,
+            None => None,
+        };
+        return match (open, sent) {
+            (Some(n), Some((pm, return_url))) => {
+                match create_and_confirm(ctx, &setup, intent, n, &pm, return_url.as_deref()).await {
+                    Ok(Outcome::Done(i)) => Ok(if unknown {
+                        Outcome::Unknown
+                    } else {
+                        Outcome::Done(i)
+                    }),
+                    Ok(Outcome::Unknown) => Ok(Outcome::Unknown),
+                    // A decline is a final answer for that attempt.
+                    Err(Fail::Api(_)) => Ok(Outcome::Done(ctx.store.intent(intent.id())?)),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Ok(if unknown {
+                Outcome::Unknown
+            } else {
+                Outcome::Done(never_confirmed(ctx, intent)?)
+            }),
+        };
     };
     let req = domain(requests::retrieve_payment_intent(&setup.auth(), &reference))?;
     match setup.intent(req).await? {
