@@ -162,6 +162,7 @@ try {
   const M = mf.url;
   const mfMerchant = await stripeMerchant(M, adminToken);
   await run('mf_health', 'GET /health (Miniflare)', () => wrk({ url: `${M}/health`, seconds: SECONDS, dir: stateDir, name: 'mf-health' }));
+  await fresh(); // its list is slower the fuller the store: measure it empty
   await run('direct_cheapest_get', 'localstripe GET /v1/customers?limit=1 (its cheapest call)', () => wrk({
     url: `${stack.stripeUrl}/v1/customers?limit=1`, seconds: SECONDS, dir: stateDir, name: 'direct-get',
     get: { headers: { Authorization: `Bearer ${LOCALSTRIPE_KEY}` } },
