@@ -573,12 +573,16 @@ fn apply_stripe_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
     let (outcome, object_id) = match row {
         None => ("unknown_object", None),
         Some(row) => {
-            let evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
+            // Ordered by when we received it, on our one clock: Stripe's `created`
+            // comes from another clock, and mixing the two could make a newer event
+            // look older than one we stamped ourselves.
+            let mut evs = events::event_to_events(&event, &row.state()?).map_err(|e| {
                 Fail::Internal(worker::Error::RustError(format!(
                     "stripe event {}: {e:?}",
                     event.id
                 )))
             })?;
+            evs.iter_mut().for_each(|e| e.at = ctx.now);
             let (_, changed) = ctx.store.apply_events(row.id(), &evs, ctx.now)?;
             (
                 if changed { "applied" } else { "ignored" },

@@ -283,7 +283,8 @@ pub async fn on_notification(
     }
     let intent = ctx.store.intent(id)?;
     let before = (intent.row.status.clone(), intent.balances);
-    let at = n.occurred_at().unwrap_or(ctx.now);
+    // Our one clock orders events (Worldpay's eventTimestamp is another clock).
+    let at = ctx.now;
     let direct = if n.needs_status_check() {
         None
     } else {
