@@ -63,14 +63,6 @@ pub struct Charge<'a> {
     pub destination: Destination<'a>,
 }
 
-/// `POST /v1/payment_intents` for an on-session payment (the widget attaches the
-/// card and confirms later).
-pub fn create_payment_intent(auth: &Auth, charge: &Charge) -> Result<HttpRequest, BuildError> {
-    let form = charge_form(charge)?;
-    let key = idempotency_key(charge.our_intent_id, "create", None);
-    Ok(post(auth, "/v1/payment_intents".to_owned(), &form, &key))
-}
-
 /// `POST /v1/payment_intents` charging a saved card without the customer:
 /// created and confirmed at once. If the bank insists on authentication Stripe
 /// answers 402 `authentication_required` (see [`super::wire::parse_error`]).
@@ -435,17 +427,24 @@ mod tests {
         }
     }
 
+    fn create(auth: &Auth, c: &Charge) -> Result<HttpRequest, BuildError> {
+        create_and_confirm_payment_intent(auth, c, "pm_1", None, 1)
+    }
+
     #[test]
     fn create_in_direct_mode() {
         let k = key();
-        let r = create_payment_intent(&Auth::new(&k), &charge(Destination::Direct)).unwrap();
+        let r = create(&Auth::new(&k), &charge(Destination::Direct)).unwrap();
         assert_eq!((r.method, r.path.as_str()), ("POST", "/v1/payment_intents"));
         assert_eq!(r.header("authorization"), Some("Bearer sk_test_123"));
         assert_eq!(
             r.header("Content-Type"),
             Some("application/x-www-form-urlencoded")
         );
-        assert_eq!(r.header("Idempotency-Key"), Some("pi_ours1:create"));
+        assert_eq!(
+            r.header("Idempotency-Key"),
+            Some("pi_ours1:create_and_confirm:1")
+        );
         assert_eq!(r.header("Stripe-Version"), None);
         assert_eq!(
             fields(&r),
@@ -456,6 +455,9 @@ mod tests {
                 ("payment_method_types[]", "card"),
                 ("metadata[our_intent_id]", "pi_ours1"),
                 ("description", "Order 42"),
+                ("payment_method", "pm_1"),
+                ("confirm", "true"),
+                ("use_stripe_sdk", "true"),
             ])
         );
         // The key never shows in Debug output.
@@ -474,30 +476,28 @@ mod tests {
             account: "acct_merchant1",
             application_fee: chf("0.50"),
         };
-        let r = create_payment_intent(&auth, &charge(dest)).unwrap();
+        let r = create(&auth, &charge(dest)).unwrap();
         assert_eq!(r.header("Stripe-Version"), Some("2024-06-20"));
         let f = fields(&r);
-        assert!(f.ends_with(&pairs(&[
+        let connect = pairs(&[
             ("transfer_data[destination]", "acct_merchant1"),
             ("on_behalf_of", "acct_merchant1"),
             ("application_fee_amount", "50"),
-        ])));
+        ]);
+        assert!(f.windows(3).any(|w| w == connect.as_slice()), "{f:?}");
         for fee in [Money::parse("0.50", Currency::EUR).unwrap(), chf("12.51")] {
             let dest = Destination::Connect {
                 account: "acct_merchant1",
                 application_fee: fee,
             };
-            assert_eq!(
-                create_payment_intent(&auth, &charge(dest)),
-                Err(BuildError::FeeMismatch)
-            );
+            assert_eq!(create(&auth, &charge(dest)), Err(BuildError::FeeMismatch));
         }
         let dest = Destination::Connect {
             account: "acct_../x",
             application_fee: chf("0.50"),
         };
         assert!(matches!(
-            create_payment_intent(&auth, &charge(dest)),
+            create(&auth, &charge(dest)),
             Err(BuildError::InvalidId { .. })
         ));
     }
