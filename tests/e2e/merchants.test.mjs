@@ -266,3 +266,27 @@ test('the settings page sets provider keys and shows them masked, by keyboard', 
     await browser.close();
   }
 });
+
+test('the settings page starts Stripe Connect onboarding: no keys asked, the merchant goes to Stripe', async () => {
+  const m = await newMerchant();
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    // Stripe's onboarding page is not on loopback: the test stops at the navigation.
+    await page.route('https://connect.stripe.com/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>Stripe onboarding</title>' }));
+    await page.goto(`${WORKER}/settings.html`);
+    await page.locator('#secret-key').fill(m.secret_key);
+    await page.keyboard.press('Enter');
+    await page.locator('#pf-id').filter({ hasText: m.id }).waitFor();
+    await page.locator('#st-mode-connect').check();
+    assert.equal(await page.locator('#st-secret_key').isVisible(), false, 'no Stripe keys in connect mode');
+    const navigated = page.waitForURL(/^https:\/\/connect\.stripe\.com\/setup\/e\/acct_1/);
+    await page.locator('#st-connect').press('Enter');
+    await navigated;
+    const [acct] = (await api('GET', '/v1/merchants/me/providers', { key: m.secret_key })).json.data;
+    assert.equal(acct.mode, 'connect');
+    assert.ok(page.url().includes(acct.connected_account_id));
+  } finally {
+    await browser.close();
+  }
+});
