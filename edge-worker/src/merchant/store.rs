@@ -210,6 +210,24 @@ pub struct NewIntent<'a> {
     pub now: i64,
 }
 
+/// How an attempt's provider call ended (an attempt is `open` while the call runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The provider answered; the intent shows what it said.
+    Done,
+    /// No answer (timeout, 5xx, 429, lost connection): only the provider can tell.
+    Unknown,
+}
+
+impl AttemptOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Done => "done",
+            AttemptOutcome::Unknown => "unknown",
+        }
+    }
+}
+
 /// One `refunds` row; `status` is a [`RefundStatus`] name.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RefundRow {
@@ -693,12 +711,17 @@ impl Store {
             .and_then(|r| r.payment_method.map(|pm| (pm, r.return_url))))
     }
 
-    /// `outcome`: `done` (the provider answered), or `unknown` (no answer: resolved
+    /// `outcome`: `Done` (the provider answered), or `Unknown` (no answer: resolved
     /// later by asking the provider).
-    pub fn close_attempt(&self, id: &str, number: i64, outcome: &str) -> worker::Result<()> {
+    pub fn close_attempt(
+        &self,
+        id: &str,
+        number: i64,
+        outcome: AttemptOutcome,
+    ) -> worker::Result<()> {
         self.run(
             "UPDATE attempts SET outcome = ? WHERE payment_intent = ? AND number = ?",
-            vec![outcome.into(), id.into(), number.into()],
+            vec![outcome.as_str().into(), id.into(), number.into()],
         )?;
         Ok(())
     }

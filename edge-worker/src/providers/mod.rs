@@ -22,7 +22,7 @@ use shared::money::Money;
 
 use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail};
-use crate::merchant::store::{Intent, Merchant, RefundRow};
+use crate::merchant::store::{AttemptOutcome, Intent, Merchant, RefundRow};
 
 /// How long after an unknown outcome the object's alarm asks the provider:
 /// `RESOLVE_AFTER_SECONDS` from the configuration (the local test stack shortens
@@ -124,11 +124,13 @@ pub async fn confirm(
     };
     match outcome {
         Ok(Outcome::Done(intent)) => {
-            ctx.store.close_attempt(&id, attempt, "done")?;
+            ctx.store
+                .close_attempt(&id, attempt, AttemptOutcome::Done)?;
             Ok(intent)
         }
         Ok(Outcome::Unknown) => {
-            ctx.store.close_attempt(&id, attempt, "unknown")?;
+            ctx.store
+                .close_attempt(&id, attempt, AttemptOutcome::Unknown)?;
             let (intent, _) =
                 ctx.store
                     .apply_events(&id, &[event(ctx, IntentEvent::Processing)], ctx.now)?;
@@ -137,7 +139,8 @@ pub async fn confirm(
         }
         Err(e) => {
             // A final answer (a decline, a refused request): the attempt is over.
-            ctx.store.close_attempt(&id, attempt, "done")?;
+            ctx.store
+                .close_attempt(&id, attempt, AttemptOutcome::Done)?;
             Err(e)
         }
     }
@@ -165,7 +168,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: Intent) -> ApiResult<Int
     match synced {
         Outcome::Done(intent) => {
             if let Some(n) = unknown {
-                ctx.store.close_attempt(&id, n, "done")?;
+                ctx.store.close_attempt(&id, n, AttemptOutcome::Done)?;
             }
             Ok(intent)
         }
