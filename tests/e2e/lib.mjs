@@ -3,13 +3,16 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 
-export const WORKER = process.env.WORKER_URL;
+/** The Worker the helpers talk to: the stack's, unless a test file chose its own (useWorker). */
+export let WORKER = process.env.WORKER_URL;
 export const STRIPE = process.env.STRIPE_URL;
 export const ADMIN = process.env.ADMIN_TOKEN;
 export const STATE_DIR = process.env.STATE_DIR;
 export const WORKER_LOG = process.env.WORKER_LOG;
 export const PROXY = process.env.STRIPE_PROXY_URL;
 if (!WORKER) throw new Error('run the end-to-end tests through tests/tools/e2e.mjs (make test)');
+/** Points this test file's helpers at another Worker (each file runs in its own process). */
+export function useWorker(url) { WORKER = url; }
 
 /** One API call. `body` objects are sent as JSON; strings as they are. */
 export async function api(method, path, { key, body, headers = {}, idem } = {}) {

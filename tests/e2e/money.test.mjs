@@ -4,46 +4,10 @@
 // recording proxy, whose faults (an answer lost after Stripe acted) stand in for
 // timeouts and dropped connections.
 import { test } from 'node:test';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { randomUUID, createHmac } from 'node:crypto';
-import { api, errorOf, paymentMethod, stripe, stripeMerchant, PROXY, STRIPE_TEST_ACCOUNT, WORKER } from './lib.mjs';
-
-async function intent(m, amount, capture_method = 'automatic', currency = 'CHF') {
-  const r = await api('POST', '/v1/payment_intents', {
-    key: m.secret_key, body: { amount, currency, provider: 'stripe', capture_method }, idem: randomUUID(),
-  });
-  assert.equal(r.status, 200, r.text);
-  return r.json;
-}
-const confirm = (m, pi, pm, extra = {}) => api('POST', `/v1/payment_intents/${pi.id}/confirm`, {
-  key: m.publishable_key, body: { client_secret: pi.client_secret, payment_method: pm, ...extra },
-});
-const read = (m, pi) => api('GET', `/v1/payment_intents/${pi.id}`, { key: m.secret_key });
-const refund = (m, pi, amount, idem = randomUUID()) => api('POST', '/v1/refunds', {
-  key: m.secret_key, body: amount ? { payment_intent: pi.id, amount } : { payment_intent: pi.id }, idem,
-});
-const fault = (f) => fetch(`${PROXY}/_recorder/faults`, {
-  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f),
-});
-const clearFaults = () => fetch(`${PROXY}/_recorder/faults`, { method: 'DELETE' });
-const recorded = async (since) => (await (await fetch(`${PROXY}/_recorder/requests?since=${since}`)).json()).data;
-/** localstripe ignores `?payment_intent=` on its refund list: filter here. */
-const stripeRefunds = async (stripeId) => (await stripe('GET', '/v1/refunds?limit=100')).data
-  .filter((r) => r.payment_intent === stripeId);
-const lastSeq = async () => (await (await fetch(`${PROXY}/_recorder/requests`)).json()).last_seq;
-
-/** Authorise 300.00 and capture 247.35 of it. */
-async function partlyCaptured(m) {
-  const pi = await intent(m, '300.00', 'manual');
-  const held = await confirm(m, pi, await paymentMethod('4242424242424242'));
-  assert.equal(held.json.status, 'requires_capture', held.text);
-  const cap = await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: { amount: '247.35' } });
-  assert.equal(cap.status, 200, cap.text);
-  return { pi, cap: cap.json };
-}
+import { api, errorOf, paymentMethod, stripe, stripeMerchant, STRIPE_TEST_ACCOUNT, WORKER } from './lib.mjs';
+import { intent, confirm, read, refund, fault, clearFaults, recorded, stripeRefunds, lastSeq, partlyCaptured } from './payments.mjs';
 
 function signed(secret, body, t = Math.floor(Date.now() / 1000)) {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
@@ -297,91 +261,4 @@ test('a confirm whose answer is lost after Stripe charged is pending (200), then
   } finally {
     await clearFaults();
   }
-});
-
-test('a Worker killed between the provider call and its write recovers the right state on the next request', async () => {
-  const m = await stripeMerchant();
-  const pi = await intent(m, '71.00', 'manual');
-  const since = await lastSeq();
-  // Stripe confirms at once; its answer is held back while the Worker is restarted
-  // under the request (wrangler dev reloads it when its bundle changes).
-  await fault({ method: 'POST', path_prefix: '/v1/payment_intents', path_suffix: '/payment_intents', kind: 'hold_after_forward', hold_ms: 15000 });
-  try {
-    const inFlight = confirm(m, pi, await paymentMethod('4242424242424242'));
-    const until = Date.now() + 10000;
-    while (!(await recorded(since)).some((r) => r.method === 'POST' && r.path === '/v1/payment_intents' && r.upstream_status === 200)) {
-      assert.ok(Date.now() < until, 'the confirm reached Stripe');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const bundle = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../edge-worker/build/index.js');
-    const original = readFileSync(bundle);
-    writeFileSync(bundle, Buffer.concat([original, Buffer.from(`\n// restart ${Date.now()}\n`)]));
-    let died;
-    try {
-      died = await inFlight;
-    } finally {
-      writeFileSync(bundle, original);
-    }
-    assert.notEqual(died.status, 200, `the killed request wrote nothing: ${died.status} ${died.text}`);
-    // Back up: the next read finds the open attempt and asks Stripe.
-    let after;
-    for (let i = 0; i < 100; i++) {
-      after = await read(m, pi).catch(() => null);
-      if (after?.status === 200) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.equal(after.status, 200, after.text);
-    assert.equal(after.json.status, 'requires_capture');
-    // Wait out the reload that putting the bundle back causes.
-    await new Promise((r) => setTimeout(r, 1500));
-    for (let i = 0; i < 100 && (await fetch(`${WORKER}/health`).catch(() => null))?.status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.equal(after.json.amount_capturable, '71.00');
-    const charged = (await recorded(since)).filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents' && r.upstream_status === 200);
-    assert.equal(charged.length, 1);
-  } finally {
-    await clearFaults();
-  }
-});
-
-test('an Idempotency-Key whose request died is held while it may still finish, then released after 60 s', async () => {
-  const m = await stripeMerchant();
-  const { pi } = await partlyCaptured(m);
-  const key = randomUUID();
-  const since = await lastSeq();
-  await fault({ method: 'POST', path_prefix: '/v1/refunds', kind: 'hold_after_forward', hold_ms: 15000 });
-  const bundle = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../edge-worker/build/index.js');
-  const original = readFileSync(bundle);
-  try {
-    const inFlight = refund(m, pi, '30.00', key);
-    const until = Date.now() + 10000;
-    while (!(await recorded(since)).some((r) => r.path === '/v1/refunds' && r.upstream_status === 200)) {
-      assert.ok(Date.now() < until, 'the refund reached Stripe');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    writeFileSync(bundle, Buffer.concat([original, Buffer.from(`\n// restart ${Date.now()}\n`)]));
-    const died = await inFlight;
-    assert.notEqual(died.status, 200, `the request died: ${died.status}`);
-  } finally {
-    writeFileSync(bundle, original);
-    await clearFaults();
-  }
-  const started = Date.now();
-  let r;
-  for (let i = 0; i < 100; i++) {
-    r = await refund(m, pi, '30.00', key).catch(() => null);
-    if (r && r.status !== 503) break;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  // Within the minute the key is still held: no second run.
-  errorOf(assert, r, 409, 'idempotency_error');
-  await new Promise((res) => setTimeout(res, Math.max(0, 61000 - (Date.now() - started))));
-  const after = await refund(m, pi, '30.00', key);
-  assert.equal(after.status, 200, after.text);
-  assert.equal(after.json.amount, '30.00');
-  assert.equal(after.json.status, 'succeeded');
-  // One refund in our ledger and at Stripe, whatever ran twice.
-  assert.equal((await read(m, pi)).json.amount_refunded, '30.00');
-  assert.equal((await stripeRefunds((await read(m, pi)).json.provider_reference)).length, 1);
 });

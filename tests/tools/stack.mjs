@@ -59,6 +59,50 @@ function kill(c) {
   });
 }
 
+/** The Worker's configuration in the local stack: the stand-ins' URLs and test values. */
+export function workerVars({ stripeProxyUrl, stripeJsUrl, cashcloudUrl, worldpayUrl }) {
+  return {
+    STRIPE_API_BASE: stripeProxyUrl,
+    STRIPE_JS_URL: stripeJsUrl,
+    // Connect mode's platform account; localstripe takes any key.
+    STRIPE_PLATFORM_SECRET_KEY: 'sk_test_platform_local',
+    STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
+    STRIPE_PLATFORM_WEBHOOK_SECRET: PLATFORM_WEBHOOK_SECRET,
+    // The objects' alarms ask providers about unknown outcomes after this long
+    // (30 s in production): short here, so tests see them without sleeping long.
+    RESOLVE_AFTER_SECONDS: '2',
+    CASHCLOUD_API_BASE: cashcloudUrl,
+    WORLDPAY_API_BASE: `${worldpayUrl}/`,
+  };
+}
+
+function workerChild({ port, stateDir, vars, script, log, logFile, name = 'worker' }) {
+  const args = ['dev', ...(script ? [script] : []), '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
+    '--show-interactive-dev-session=false', '--inspector-port', String(port + 10000)];
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  return child(name, WRANGLER, args, {}, log, logFile);
+}
+
+/**
+ * One more Worker in `wrangler dev`, beside a running stack: for tests that restart it
+ * on purpose. `script` is its own copy of the bundle (wrangler reloads when that file
+ * changes, so changing it restarts this Worker and no other), `stateDir` its own
+ * Durable Object state (two workerd processes never share SQLite files).
+ */
+export async function startWorker({ port, stateDir, vars, script, log, logFile }) {
+  mkdirSync(stateDir, { recursive: true });
+  const c = workerChild({ port, stateDir, vars, script, log, logFile, name: `worker:${port}` });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(`${url}/health`, 60000, `the Worker on ${port} (wrangler dev)`);
+  } catch (e) {
+    await kill(c);
+    console.error(c.lines.slice(-40).join('\n'));
+    throw e;
+  }
+  return { url, lines: c.lines, stop: () => kill(c) };
+}
+
 /**
  * @param {object} o
  * @param {number} o.port         the Worker's port
@@ -110,24 +154,8 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
     if (stripeState) lsArgs.push(stripeState);
     children.push(child('localstripe', py, lsArgs, {}, log, logFile));
 
-    const allVars = {
-      STRIPE_API_BASE: stripeProxyUrl,
-      STRIPE_JS_URL: stripeJsUrl,
-      // Connect mode's platform account; localstripe takes any key.
-      STRIPE_PLATFORM_SECRET_KEY: 'sk_test_platform_local',
-      STRIPE_PLATFORM_PUBLISHABLE_KEY: 'pk_test_platform_local',
-      STRIPE_PLATFORM_WEBHOOK_SECRET: PLATFORM_WEBHOOK_SECRET,
-      // The objects' alarms ask providers about unknown outcomes after this long
-      // (30 s in production): short here, so tests see them without sleeping long.
-      RESOLVE_AFTER_SECONDS: '2',
-      CASHCLOUD_API_BASE: cashcloudUrl,
-      WORLDPAY_API_BASE: `${worldpayUrl}/`,
-      ...vars,
-    };
-    const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', stateDir,
-      '--show-interactive-dev-session=false', '--inspector-port', String(port + 10000)];
-    for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
-    const worker = child('worker', WRANGLER, args, {}, log, logFile);
+    const allVars = { ...workerVars({ stripeProxyUrl, stripeJsUrl, cashcloudUrl, worldpayUrl }), ...vars };
+    const worker = workerChild({ port, stateDir, vars: allVars, log, logFile });
     children.push(worker);
 
     const url = `http://127.0.0.1:${port}`;
