@@ -18,7 +18,10 @@ mod routes;
 
 use call::{bearer, preflight};
 use merchant::Object;
-use routes::{checkout, intents, merchants, providers as accounts, refunds, webhooks};
+use routes::{
+    checkout, events, intents, merchants, providers as accounts, refunds, test_helpers,
+    webhook_endpoints, webhooks,
+};
 
 /// Who may call a route.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -93,6 +96,17 @@ route_table! {
     POST "/v1/refunds"                               Secret    => refunds::create;
     GET  "/v1/refunds"                               Secret    => refunds::list;
     GET  "/v1/refunds/:id"                           Secret    => refunds::retrieve;
+    // Telling the merchant: its events and the endpoints they are delivered to.
+    POST "/v1/webhook_endpoints"                     Secret    => webhook_endpoints::create;
+    GET  "/v1/webhook_endpoints"                     Secret    => webhook_endpoints::list;
+    GET  "/v1/webhook_endpoints/:id"                 Secret    => webhook_endpoints::retrieve;
+    DELETE "/v1/webhook_endpoints/:id"               Secret    => webhook_endpoints::delete;
+    POST "/v1/webhook_endpoints/:id/roll_secret"     Secret    => webhook_endpoints::roll_secret;
+    GET  "/v1/events"                                Secret    => events::list;
+    GET  "/v1/events/:id"                            Secret    => events::retrieve;
+    GET  "/v1/events/:id/deliveries"                 Secret    => events::deliveries;
+    // Test mode only: move the merchant object's clock ahead.
+    POST "/v1/test_helpers/advance_clock"            Secret    => test_helpers::advance_clock;
     // The widget's routes, with their CORS preflights.
     GET  "/v1/payment_intents/:id/checkout"          Widget    => checkout::checkout;
     OPTIONS "/v1/payment_intents/:id/checkout"       Preflight => preflight;

@@ -1,6 +1,7 @@
-//! Sends a request that a provider module described, and hands back what came back.
-//! The only place the Worker talks to a provider; it never logs bodies or headers
-//! (they carry keys, and provider answers may echo card details).
+//! Sends a request that a provider module described, or an event to a merchant's
+//! endpoint, and hands back what came back. The only place the Worker talks to the
+//! outside; it never logs bodies or headers (they carry keys, and provider answers
+//! may echo card details).
 
 use std::time::Duration;
 
@@ -17,6 +18,10 @@ struct Outbound<'a> {
     url: String,
     headers: &'a [(String, String)],
     body: Option<&'a str>,
+    timeout: Duration,
+    /// Merchants' endpoints: a redirect is an answer, never followed (it could
+    /// point anywhere, a private address included).
+    follow_redirects: bool,
 }
 
 pub enum Answer {
@@ -38,6 +43,26 @@ pub async fn send_described(base: &str, req: &HttpRequest) -> worker::Result<Ans
         ),
         headers: &req.headers,
         body: (req.method != "GET").then_some(req.body.as_str()),
+        timeout: TIMEOUT,
+        follow_redirects: true,
+    })
+    .await
+}
+
+/// POSTs an event to a merchant's endpoint (a URL `shared::webhooks` allowed).
+pub async fn post_event(
+    url: &str,
+    headers: &[(String, String)],
+    body: &str,
+    timeout: Duration,
+) -> worker::Result<Answer> {
+    send(Outbound {
+        method: "POST",
+        url: url.to_owned(),
+        headers,
+        body: Some(body),
+        timeout,
+        follow_redirects: false,
     })
     .await
 }
@@ -50,6 +75,9 @@ async fn send(out: Outbound<'_>) -> worker::Result<Answer> {
     let mut init = RequestInit::new();
     init.with_method(Method::from(out.method.to_owned()))
         .with_headers(headers);
+    if !out.follow_redirects {
+        init.with_redirect(worker::RequestRedirect::Manual);
+    }
     if let Some(b) = out.body {
         init.with_body(Some(b.into()));
     }
@@ -59,7 +87,7 @@ async fn send(out: Outbound<'_>) -> worker::Result<Answer> {
     let fetch = Fetch::Request(req);
     let outcome = {
         let call = Box::pin(fetch.send_with_signal(&signal));
-        let timer = Box::pin(worker::Delay::from(TIMEOUT));
+        let timer = Box::pin(worker::Delay::from(out.timeout));
         match select(call, timer).await {
             Either::Left((result, _)) => Some(result),
             Either::Right(_) => None,

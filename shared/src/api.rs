@@ -959,6 +959,53 @@ pub struct Refund {
     pub created: i64,
 }
 
+/// `POST /v1/webhook_endpoints`: where to send which events (none listed: all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub enabled_events: Vec<String>,
+}
+
+/// A merchant's webhook endpoint. `secret` only in the answers that create or roll
+/// it: it is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub object: WebhookEndpointObject,
+    pub url: String,
+    pub enabled_events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Until when (unix seconds) the previous secret still signs beside the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires: Option<i64>,
+    pub livemode: bool,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum WebhookEndpointObject {
+    #[default]
+    #[serde(rename = "webhook_endpoint")]
+    WebhookEndpoint,
+}
+
+/// One try at delivering an event (`GET /v1/events/{id}/deliveries`, an extension):
+/// times are on the merchant object's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    pub webhook_endpoint: String,
+    pub attempt: i64,
+    pub attempted_at: i64,
+    /// The endpoint's HTTP status; none when it did not answer.
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    /// When the next try is due; none once delivered or given up.
+    pub next_attempt_at: Option<i64>,
+}
+
 /// `GET /v1/payment_intents/{id}/checkout` (an extension for the widget): the intent
 /// and what the widget needs to start the provider's hosted fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

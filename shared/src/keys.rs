@@ -102,25 +102,33 @@ pub fn generate_api_key(kind: KeyKind, mode: Mode, merchant_id: &str, random: &[
     ))
 }
 
-/// `text` with every API key in it masked to its prefix and last four characters
-/// (`sk_test_…AbCd`): for answers that are stored (idempotent replays) or shown again.
+/// `text` with every API key and webhook signing secret in it masked to its prefix
+/// and last four characters (`sk_test_…AbCd`, `whsec_…AbCd`): for answers that are
+/// stored (idempotent replays) or shown again.
 pub fn mask_api_keys(text: &str) -> String {
+    const PREFIXES: [&str; 5] = ["sk_test_", "sk_live_", "pk_test_", "pk_live_", "whsec_"];
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = ["sk_test_", "sk_live_", "pk_test_", "pk_live_"]
+    while let Some((i, p)) = PREFIXES
         .iter()
-        .filter_map(|p| rest.find(p))
+        .filter_map(|p| rest.find(p).map(|i| (i, *p)))
         .min()
     {
         out.push_str(&rest[..i]);
         let candidate = &rest[i..];
-        let len = 8 + candidate[8..]
-            .bytes()
-            .take_while(u8::is_ascii_alphanumeric)
-            .count();
+        let len = p.len()
+            + candidate[p.len()..]
+                .bytes()
+                .take_while(u8::is_ascii_alphanumeric)
+                .count();
         let key = &candidate[..len];
-        if key.starts_with("sk_") && parse_api_key(key).is_some() {
-            out.push_str(&key[..8]);
+        let secret = if p == "whsec_" {
+            len >= p.len() + 8
+        } else {
+            key.starts_with("sk_") && parse_api_key(key).is_some()
+        };
+        if secret {
+            out.push_str(p);
             out.push('…');
             out.push_str(&key[len - 4..]);
         } else {
@@ -427,6 +435,11 @@ mod tests {
         // Publishable keys are not secret; text without keys is unchanged.
         assert!(masked.contains(pk.expose()));
         assert_eq!(mask_api_keys("sk_test_ and pi_1"), "sk_test_ and pi_1");
+        // A webhook endpoint's signing secret, shown once, is masked when stored.
+        assert_eq!(
+            mask_api_keys(r#"{"secret":"whsec_0123456789abcdefWXYZ"}"#),
+            r#"{"secret":"whsec_…WXYZ"}"#
+        );
     }
 
     #[test]

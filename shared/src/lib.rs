@@ -17,11 +17,14 @@ pub mod fees;
 /// trouble and the classification of a provider's answer: shared by every adapter.
 pub mod http;
 /// The payment-intent state machine and the checks on capture, cancel, refund.
+#[macro_use]
 pub mod intent;
 /// The append-only ledger's arithmetic: an intent's amounts as sums of its entries.
 pub mod ledger;
 /// Currencies and non-negative amounts.
 pub mod money;
 pub mod stripe;
+/// Our signed events to merchants' servers: types, signature, retries, allowed URLs.
+pub mod webhooks;
 pub mod wire;
 pub mod worldpay;

@@ -307,10 +307,26 @@ impl Keyring {
 /// so no two (merchant, provider) pairs encode alike, and a ciphertext copied to
 /// another merchant's row, or another provider's column, fails to open.
 pub fn provider_aad(merchant_id: &str, provider: &str) -> Vec<u8> {
-    const DOMAIN: &[u8] = b"edge-checkout/provider-config/v1";
-    let mut aad = Vec::with_capacity(DOMAIN.len() + 8 + merchant_id.len() + provider.len());
-    aad.extend_from_slice(DOMAIN);
-    for part in [merchant_id, provider] {
+    aad(
+        b"edge-checkout/provider-config/v1",
+        &[merchant_id, provider],
+    )
+}
+
+/// The AAD for one webhook endpoint's signing secret: another domain, so a sealed
+/// provider config can never be opened as a webhook secret or the other way round.
+pub fn webhook_secret_aad(merchant_id: &str, endpoint_id: &str) -> Vec<u8> {
+    aad(
+        b"edge-checkout/webhook-secret/v1",
+        &[merchant_id, endpoint_id],
+    )
+}
+
+fn aad(domain: &[u8], parts: &[&str]) -> Vec<u8> {
+    let mut aad =
+        Vec::with_capacity(domain.len() + parts.iter().map(|p| 4 + p.len()).sum::<usize>());
+    aad.extend_from_slice(domain);
+    for part in parts {
         aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
         aad.extend_from_slice(part.as_bytes());
     }

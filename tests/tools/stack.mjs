@@ -73,6 +73,8 @@ export function workerVars({ stripeProxyUrl, stripeJsUrl, cashcloudUrl, worldpay
     RESOLVE_AFTER_SECONDS: '2',
     CASHCLOUD_API_BASE: cashcloudUrl,
     WORLDPAY_API_BASE: `${worldpayUrl}/`,
+    // Tests' webhook receivers listen on loopback; production allows only public https.
+    WEBHOOKS_ALLOW_LOOPBACK: 'true',
   };
 }
 

@@ -4,6 +4,7 @@
 //! SQL statement.
 
 pub mod accounts;
+pub mod outbox;
 pub mod store;
 
 use std::rc::Rc;
@@ -42,12 +43,17 @@ impl DurableObject for MerchantObject {
         serve(&self.state, &self.env, req, crate::merchant_router).await
     }
 
-    /// Resolves what was left open: provider calls whose answer never came, wallet
-    /// requests past their expiry, refunds the provider has not settled yet.
+    /// Resolves what was left open — provider calls whose answer never came, wallet
+    /// requests past their expiry, refunds the provider has not settled yet — and
+    /// delivers the events that are due to the merchant's endpoints.
     async fn alarm(&self) -> Result<Response> {
         let ctx = Ctx::new(self.state.storage(), self.env.clone());
         if let Err(e) = crate::providers::resolve_open(&ctx).await {
             let e = e.into_api("ALARM", "resolve_open");
+            worker::console_error!("alarm: {}", e.code);
+        }
+        if let Err(e) = outbox::deliver_due(&ctx).await {
+            let e = e.into_api("ALARM", "deliver_due");
             worker::console_error!("alarm: {}", e.code);
         }
         Response::ok("")
@@ -87,6 +93,13 @@ async fn serve(
         state: state.clone(),
     };
     let resp = router(data).run(req, env.clone()).await;
+    // Whatever the request wrote to the outbox is sent by the alarm: make sure one is
+    // set before answering (the platform's object never has deliveries).
+    let ctx = Ctx::new(state.storage(), env.clone());
+    if let Err(e) = outbox::schedule(&ctx).await {
+        let e = e.into_api(&method, &path);
+        worker::console_error!("outbox schedule: {}", e.code);
+    }
     let mut resp = crate::http::finish(resp, &method, &path)?;
     // One entry per object a call went through: the storage round trips a client
     // (and `make bench`) can count. The SQL inside the object is local.

@@ -8,11 +8,12 @@ use serde::Deserialize;
 use std::str::FromStr;
 use worker::{SqlStorage, SqlStorageValue as V};
 
-use shared::api::{IntentRecord, NextAction, PaymentIntent, RefundStatus};
+use shared::api::{IntentRecord, NextAction, PaymentIntent, Refund, RefundObject, RefundStatus};
 use shared::error::ApiError;
 use shared::intent::{CaptureMethod, IntentState, IntentStatus, Provider, ProviderEvent};
 use shared::ledger::{entries_for, Balances, Entry, EntryKind};
 use shared::money::{Currency, Money};
+use shared::webhooks::{intent_event, EventType};
 
 use crate::http::{ApiResult, Fail};
 
@@ -67,6 +68,33 @@ const SCHEMA: &[&str] = &[
        provider TEXT NOT NULL, event_id TEXT NOT NULL, object_id TEXT, type TEXT NOT NULL,
        outcome TEXT NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (provider, event_id))",
     "CREATE TABLE IF NOT EXISTS cashcloud_daily (day TEXT PRIMARY KEY, count INTEGER NOT NULL)",
+    // Events for the merchant (API.md "Telling the merchant"): written in the same
+    // synchronous step as the change they report; `body` is the exact JSON every
+    // delivery sends and GET returns. Kept 30 days.
+    "CREATE TABLE IF NOT EXISTS events (
+       id TEXT PRIMARY KEY, type TEXT NOT NULL, created INTEGER NOT NULL,
+       livemode INTEGER NOT NULL, body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS events_list ON events(created DESC, id DESC)",
+    // The merchant's endpoints: the signing secret sealed like provider credentials;
+    // after a roll the previous one keeps signing until `previous_until`.
+    "CREATE TABLE IF NOT EXISTS webhook_endpoints (
+       id TEXT PRIMARY KEY, url TEXT NOT NULL, enabled_events TEXT NOT NULL,
+       sealed TEXT NOT NULL, previous_sealed TEXT, previous_until INTEGER,
+       livemode INTEGER NOT NULL, created INTEGER NOT NULL)",
+    // The outbox: one row per event and endpoint, written with the event. `next_at`
+    // is on the object's clock (see `clock_now`); a row being sent is leased by
+    // moving `next_at` past the send's timeout.
+    "CREATE TABLE IF NOT EXISTS deliveries (
+       event TEXT NOT NULL, endpoint TEXT NOT NULL, status TEXT NOT NULL,
+       attempts INTEGER NOT NULL, next_at INTEGER, PRIMARY KEY (event, endpoint))",
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(status, next_at)",
+    "CREATE TABLE IF NOT EXISTS delivery_attempts (
+       event TEXT NOT NULL, endpoint TEXT NOT NULL, number INTEGER NOT NULL, at INTEGER NOT NULL,
+       status_code INTEGER, error TEXT, next_at INTEGER, PRIMARY KEY (event, endpoint, number))",
+    // Test mode's clock: how far a test has moved the object's clock ahead of the
+    // real one (`POST /v1/test_helpers/advance_clock`). Scheduling reads it; money
+    // movements and signatures use real time.
+    "CREATE TABLE IF NOT EXISTS test_clock (id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT NULL)",
     // Only in the platform's object: the admin's list of merchants.
     "CREATE TABLE IF NOT EXISTS registry (
        id TEXT PRIMARY KEY, name TEXT NOT NULL, livemode INTEGER NOT NULL, created INTEGER NOT NULL)",
@@ -243,6 +271,85 @@ pub struct RefundRow {
 impl RefundRow {
     pub fn status(&self) -> ApiResult<RefundStatus> {
         RefundStatus::from_str(&self.status).map_err(|_| corrupt("refund status", &self.id))
+    }
+}
+
+impl RefundRow {
+    /// The contract's view, amounts in its intent's currency.
+    pub fn to_api(&self, intent: &Intent) -> ApiResult<Refund> {
+        Ok(Refund {
+            id: self.id.clone(),
+            object: RefundObject::Refund,
+            payment_intent: self.payment_intent.clone(),
+            amount: intent.money(self.amount)?.to_amount_string(),
+            currency: intent.currency()?,
+            status: self.status()?,
+            created: self.created,
+        })
+    }
+}
+
+/// One `events` row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventRow {
+    pub id: String,
+    pub created: i64,
+    pub body: String,
+}
+
+/// One `webhook_endpoints` row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EndpointRow {
+    pub id: String,
+    pub url: String,
+    pub enabled_events: String,
+    pub sealed: String,
+    pub previous_sealed: Option<String>,
+    pub previous_until: Option<i64>,
+    pub livemode: i64,
+    pub created: i64,
+}
+
+impl EndpointRow {
+    pub fn enabled_events(&self) -> Vec<String> {
+        serde_json::from_str(&self.enabled_events).unwrap_or_default()
+    }
+}
+
+/// A delivery the alarm is about to send.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DueDelivery {
+    pub event: String,
+    pub endpoint: String,
+    pub attempts: i64,
+}
+
+/// One try at delivering an event to an endpoint.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttemptRow {
+    pub endpoint: String,
+    pub number: i64,
+    pub at: i64,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub next_at: Option<i64>,
+}
+
+/// How a delivery stands; `Pending` until a 2xx or the 3 days are over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
     }
 }
 
@@ -584,7 +691,11 @@ impl Store {
                 )?;
             }
         }
-        Ok((self.intent(id)?, true))
+        let after = self.intent(id)?;
+        if let Some(kind) = intent_event(&start, &state) {
+            self.emit(kind, &after.to_api()?, after.row.livemode != 0, now)?;
+        }
+        Ok((after, true))
     }
 
     fn append(
@@ -883,7 +994,290 @@ impl Store {
             currency,
             now,
         )?;
+        let intent = self.intent(&r.payment_intent)?;
+        let settled = self.refund(id)?.ok_or_else(|| corrupt("refund", id))?;
+        let kind = if succeeded {
+            EventType::RefundSucceeded
+        } else {
+            EventType::RefundFailed
+        };
+        self.emit(
+            kind,
+            &settled.to_api(&intent)?,
+            intent.row.livemode != 0,
+            now,
+        )?;
         Ok(true)
+    }
+
+    // ---- events and the outbox ------------------------------------------------------
+
+    /// Writes an event about `object` and queues it for every endpoint of its mode
+    /// that wants its type, in the caller's synchronous step: the change and its event
+    /// commit together or not at all.
+    pub fn emit<T: serde::Serialize>(
+        &self,
+        kind: EventType,
+        object: &T,
+        livemode: bool,
+        now: i64,
+    ) -> ApiResult<String> {
+        let merchant = self
+            .merchant()?
+            .ok_or_else(|| corrupt("merchant", "object"))?;
+        let id = shared::keys::new_scoped_id("evt_", &merchant.id, &crate::ctx::random());
+        let body = serde_json::json!({
+            "id": id,
+            "object": "event",
+            "type": kind.as_str(),
+            "created": now,
+            "livemode": livemode,
+            "data": { "object": object },
+        })
+        .to_string();
+        self.run(
+            "INSERT INTO events (id, type, created, livemode, body) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                id.as_str().into(),
+                kind.as_str().into(),
+                now.into(),
+                i64::from(livemode).into(),
+                body.into(),
+            ],
+        )?;
+        let due = self.clock_now(now)?;
+        self.run(
+            "INSERT INTO deliveries (event, endpoint, status, attempts, next_at) \
+             SELECT ?, id, 'pending', 0, ? FROM webhook_endpoints WHERE livemode = ? \
+             AND (enabled_events = '[]' OR EXISTS (SELECT 1 FROM json_each(enabled_events) WHERE value IN (?, '*')))",
+            vec![
+                id.as_str().into(),
+                due.into(),
+                i64::from(livemode).into(),
+                kind.as_str().into(),
+            ],
+        )?;
+        Ok(id)
+    }
+
+    pub fn event(&self, id: &str, livemode: bool) -> worker::Result<Option<EventRow>> {
+        self.first(
+            "SELECT * FROM events WHERE id = ? AND livemode = ?",
+            vec![id.into(), i64::from(livemode).into()],
+        )
+    }
+
+    /// For delivery, which already knows the event's mode.
+    pub fn event_any_mode(&self, id: &str) -> worker::Result<Option<EventRow>> {
+        self.first("SELECT * FROM events WHERE id = ?", vec![id.into()])
+    }
+
+    pub fn endpoint_any_mode(&self, id: &str) -> worker::Result<Option<EndpointRow>> {
+        self.first(
+            "SELECT * FROM webhook_endpoints WHERE id = ?",
+            vec![id.into()],
+        )
+    }
+
+    pub fn events(
+        &self,
+        livemode: bool,
+        kind: Option<EventType>,
+        created_gte: Option<i64>,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> worker::Result<Vec<EventRow>> {
+        let mut sql = String::from("SELECT * FROM events WHERE livemode = ?");
+        let mut args: Vec<V> = vec![i64::from(livemode).into()];
+        if let Some(k) = kind {
+            sql += " AND type = ?";
+            args.push(k.as_str().into());
+        }
+        if let Some(t) = created_gte {
+            sql += " AND created >= ?";
+            args.push(t.into());
+        }
+        if let Some((created, id)) = before {
+            sql += " AND (created < ? OR (created = ? AND id < ?))";
+            args.extend([created.into(), created.into(), id.into()]);
+        }
+        sql += " ORDER BY created DESC, id DESC LIMIT ?";
+        args.push(i64::from(limit).into());
+        self.all(&sql, args)
+    }
+
+    pub fn insert_endpoint(&self, e: &EndpointRow) -> worker::Result<()> {
+        self.run(
+            "INSERT INTO webhook_endpoints (id, url, enabled_events, sealed, livemode, created) VALUES (?, ?, ?, ?, ?, ?)",
+            vec![
+                e.id.as_str().into(),
+                e.url.as_str().into(),
+                e.enabled_events.as_str().into(),
+                e.sealed.as_str().into(),
+                e.livemode.into(),
+                e.created.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn endpoint(&self, id: &str, livemode: bool) -> worker::Result<Option<EndpointRow>> {
+        self.first(
+            "SELECT * FROM webhook_endpoints WHERE id = ? AND livemode = ?",
+            vec![id.into(), i64::from(livemode).into()],
+        )
+    }
+
+    pub fn endpoints(&self, livemode: bool) -> worker::Result<Vec<EndpointRow>> {
+        self.all(
+            "SELECT * FROM webhook_endpoints WHERE livemode = ? ORDER BY created DESC, id DESC",
+            vec![i64::from(livemode).into()],
+        )
+    }
+
+    /// Replaces the signing secret; the current one becomes the previous one, valid
+    /// until `previous_until`.
+    pub fn roll_endpoint_secret(
+        &self,
+        id: &str,
+        sealed: &str,
+        previous_until: i64,
+    ) -> worker::Result<bool> {
+        Ok(self.run(
+            "UPDATE webhook_endpoints SET previous_sealed = sealed, previous_until = ?, sealed = ? WHERE id = ?",
+            vec![previous_until.into(), sealed.into(), id.into()],
+        )? > 0)
+    }
+
+    /// Deletes an endpoint and what was still queued for it.
+    pub fn delete_endpoint(&self, id: &str) -> worker::Result<bool> {
+        let gone = self.run(
+            "DELETE FROM webhook_endpoints WHERE id = ?",
+            vec![id.into()],
+        )? > 0;
+        self.run(
+            "DELETE FROM deliveries WHERE endpoint = ? AND status = 'pending'",
+            vec![id.into()],
+        )?;
+        Ok(gone)
+    }
+
+    /// The object's clock: real time plus what test mode has advanced it by.
+    pub fn clock_now(&self, now: i64) -> worker::Result<i64> {
+        #[derive(Deserialize)]
+        struct Row {
+            offset: i64,
+        }
+        let row: Option<Row> = self.first("SELECT offset FROM test_clock WHERE id = 1", vec![])?;
+        Ok(now + row.map_or(0, |r| r.offset))
+    }
+
+    pub fn advance_clock(&self, seconds: i64) -> worker::Result<()> {
+        self.run(
+            "INSERT INTO test_clock (id, offset) VALUES (1, ?) \
+             ON CONFLICT (id) DO UPDATE SET offset = offset + excluded.offset",
+            vec![seconds.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Takes up to `limit` deliveries due at `clock` and leases them until
+    /// `lease_until`, so a second runner (the alarm beside a clock advance) skips them.
+    pub fn take_due_deliveries(
+        &self,
+        clock: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> worker::Result<Vec<DueDelivery>> {
+        let due: Vec<DueDelivery> = self.all(
+            "SELECT event, endpoint, attempts FROM deliveries WHERE status = 'pending' AND next_at <= ? \
+             ORDER BY next_at LIMIT ?",
+            vec![clock.into(), limit.into()],
+        )?;
+        for d in &due {
+            self.run(
+                "UPDATE deliveries SET next_at = ? WHERE event = ? AND endpoint = ?",
+                vec![
+                    lease_until.into(),
+                    d.event.as_str().into(),
+                    d.endpoint.as_str().into(),
+                ],
+            )?;
+        }
+        Ok(due)
+    }
+
+    /// Records one try and where the delivery stands after it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_delivery(
+        &self,
+        d: &DueDelivery,
+        at: i64,
+        status_code: Option<u16>,
+        error: Option<&str>,
+        status: DeliveryStatus,
+        next_at: Option<i64>,
+    ) -> worker::Result<()> {
+        let number = d.attempts + 1;
+        self.run(
+            "INSERT OR IGNORE INTO delivery_attempts (event, endpoint, number, at, status_code, error, next_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                d.event.as_str().into(),
+                d.endpoint.as_str().into(),
+                number.into(),
+                at.into(),
+                status_code.map_or(V::Null, |c| i64::from(c).into()),
+                opt(error),
+                next_at.map_or(V::Null, V::from),
+            ],
+        )?;
+        self.run(
+            "UPDATE deliveries SET status = ?, attempts = ?, next_at = ? WHERE event = ? AND endpoint = ?",
+            vec![
+                status.as_str().into(),
+                number.into(),
+                next_at.map_or(V::Null, V::from),
+                d.event.as_str().into(),
+                d.endpoint.as_str().into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn delivery_attempts(&self, event: &str) -> worker::Result<Vec<AttemptRow>> {
+        self.all(
+            "SELECT endpoint, number, at, status_code, error, next_at FROM delivery_attempts \
+             WHERE event = ? ORDER BY number, endpoint",
+            vec![event.into()],
+        )
+    }
+
+    /// The earliest pending delivery on the object's clock, if any.
+    pub fn next_delivery_at(&self) -> worker::Result<Option<i64>> {
+        #[derive(Deserialize)]
+        struct Row {
+            at: Option<i64>,
+        }
+        let row: Option<Row> = self.first(
+            "SELECT MIN(next_at) AS at FROM deliveries WHERE status = 'pending'",
+            vec![],
+        )?;
+        Ok(row.and_then(|r| r.at))
+    }
+
+    /// Forgets events older than `cutoff` with their deliveries (API.md: 30 days).
+    pub fn purge_events(&self, cutoff: i64) -> worker::Result<()> {
+        self.run(
+            "DELETE FROM deliveries WHERE event IN (SELECT id FROM events WHERE created < ?)",
+            vec![cutoff.into()],
+        )?;
+        self.run(
+            "DELETE FROM delivery_attempts WHERE event IN (SELECT id FROM events WHERE created < ?)",
+            vec![cutoff.into()],
+        )?;
+        self.run("DELETE FROM events WHERE created < ?", vec![cutoff.into()])?;
+        Ok(())
     }
 
     // ---- idempotency ---------------------------------------------------------------

@@ -2,8 +2,11 @@
 //! work goes through `crate::providers`, storage through the object's store.
 
 pub mod checkout;
+pub mod events;
 pub mod intents;
 pub mod merchants;
 pub mod providers;
 pub mod refunds;
+pub mod test_helpers;
+pub mod webhook_endpoints;
 pub mod webhooks;

@@ -5,7 +5,7 @@
 //! leaves the refund pending until the provider says.
 
 use sha2::{Digest, Sha256};
-use shared::api::{CreateRefund, Refund, RefundObject, RefundStatus};
+use shared::api::{CreateRefund, Refund, RefundStatus};
 use shared::error::ApiError;
 use shared::keys::{is_id, new_scoped_id};
 use shared::money::Money;
@@ -19,16 +19,7 @@ use crate::merchant::Object;
 use crate::providers;
 
 fn view(call: &Call, r: &RefundRow) -> ApiResult<Refund> {
-    let intent = call.ctx.store.intent(&r.payment_intent)?;
-    Ok(Refund {
-        id: r.id.clone(),
-        object: RefundObject::Refund,
-        payment_intent: r.payment_intent.clone(),
-        amount: intent.money(r.amount)?.to_amount_string(),
-        currency: intent.currency()?,
-        status: r.status()?,
-        created: r.created,
-    })
+    r.to_api(&call.ctx.store.intent(&r.payment_intent)?)
 }
 
 pub async fn create(req: Request, rc: RouteContext<Object>) -> Result<Response> {
