@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { errorOf, paymentMethod, stripeMerchant, useWorker, STATE_DIR, WORKER, WORKER_LOG } from './lib.mjs';
+import { api, errorOf, paymentMethod, stripeMerchant, useWorker, STATE_DIR, WORKER, WORKER_LOG } from './lib.mjs';
 import { intent, confirm, read, refund, fault, clearFaults, recorded, stripeRefunds, lastSeq, partlyCaptured } from './payments.mjs';
+import { startReceiver, verify } from '../webhook-receiver/receiver.mjs';
 import { ROOT, startWorker, workerVars } from '../tools/stack.mjs';
 
 let worker, dir, bundle, original;
@@ -112,4 +113,55 @@ test('an Idempotency-Key whose request died is held while it may still finish, t
   // One refund in our ledger and at Stripe, whatever ran twice.
   assert.equal((await read(m, pi)).json.amount_refunded, '30.00');
   assert.equal((await stripeRefunds((await read(m, pi)).json.provider_reference)).length, 1);
+});
+
+test('a Worker killed while it delivers an event delivers it after the restart', async () => {
+  const m = await stripeMerchant();
+  let secret;
+  let hang = true;
+  const held = [];
+  // The merchant's server takes the first delivery and never answers it.
+  const rx = await startReceiver({ secret: (sig, raw) => verify(sig, raw, secret) });
+  const server = (await import('node:http')).createServer((req, res) => {
+    if (hang) { hang = false; held.push(res); return; }
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const r = await fetch(rx.url, { method: 'POST', headers: { 'edge-checkout-signature': req.headers['edge-checkout-signature'] }, body: Buffer.concat(chunks) });
+      res.writeHead(r.status);
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const we = await api('POST', '/v1/webhook_endpoints', { key: m.secret_key, body: { url: `http://127.0.0.1:${server.address().port}/hooks` }, idem: randomUUID() });
+    assert.equal(we.status, 200, we.text);
+    secret = we.json.secret;
+    const pi = await intent(m, '12.00');
+    const paid = await confirm(m, pi, await paymentMethod('4242424242424242'));
+    assert.equal(paid.json.status, 'succeeded', paid.text);
+    const end = Date.now() + 10000;
+    while (held.length === 0) {
+      assert.ok(Date.now() < end, 'the first delivery started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    restart();
+    for (let i = 0; i < 100 && (await fetch(`${worker.url}/health`).catch(() => null))?.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // The send that died holds its lease for a minute of the object's clock; then the
+    // event goes out again.
+    for (let i = 0; i < 100 && rx.received.length === 0; i++) {
+      const r = await api('POST', '/v1/test_helpers/advance_clock', { key: m.secret_key, body: { seconds: 60 } }).catch(() => null);
+      if (r?.status !== 200) await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.equal(rx.received.length, 1, 'delivered once after the restart');
+    assert.equal(rx.received[0].verified, true);
+    assert.equal(rx.received[0].event.type, 'payment_intent.succeeded');
+    assert.equal(rx.received[0].event.data.object.id, pi.id);
+  } finally {
+    for (const res of held) res.destroy();
+    await new Promise((r) => server.close(r));
+    await rx.close();
+  }
 });
