@@ -55,28 +55,56 @@ pub fn domain<T, E: Into<ApiError>>(r: std::result::Result<T, E>) -> ApiResult<T
 }
 
 /// A finished answer: status and the exact JSON bytes (idempotent replays send
-/// these again unchanged).
+/// these again unchanged), or a CSV download.
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    csv: Option<&'static str>,
 }
 
 impl Reply {
     pub fn json<T: serde::Serialize>(status: u16, body: &T) -> ApiResult<Reply> {
         let body =
             serde_json::to_string(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        Ok(Reply { status, body })
+        Ok(Reply::json_text(status, body))
     }
 
-    pub fn error(e: &ApiError) -> Reply {
+    /// JSON that is text already (a stored answer or event).
+    pub fn json_text(status: u16, body: String) -> Reply {
         Reply {
-            status: e.status,
-            body: e.to_json(),
+            status,
+            body,
+            csv: None,
         }
     }
 
+    /// A `text/csv` download named `filename`.
+    pub fn csv(filename: &'static str, body: String) -> Reply {
+        Reply {
+            status: 200,
+            body,
+            csv: Some(filename),
+        }
+    }
+
+    pub fn error(e: &ApiError) -> Reply {
+        Reply::json_text(e.status, e.to_json())
+    }
+
     pub fn into_response(self) -> Result<Response> {
-        json_text(self.status, self.body)
+        let Some(filename) = self.csv else {
+            return json_text(self.status, self.body);
+        };
+        let mut resp = Response::ok(self.body)?.with_status(self.status);
+        let h = resp.headers_mut();
+        h.set("content-type", "text/csv; charset=utf-8")?;
+        h.set(
+            "content-disposition",
+            &format!("attachment; filename=\"{filename}\""),
+        )?;
+        h.set("cache-control", "no-store")?;
+        h.set("x-content-type-options", "nosniff")?;
+        Ok(resp)
     }
 }
 

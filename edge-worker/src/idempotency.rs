@@ -76,10 +76,7 @@ pub async fn begin(store: &Store, scope: &str, key: &str, hash: &str) -> ApiResu
             .into());
         }
         if let (Some(status), Some(body)) = (row.status, row.body) {
-            return Ok(Begin::Replay(Reply {
-                status: status as u16,
-                body,
-            }));
+            return Ok(Begin::Replay(Reply::json_text(status as u16, body)));
         }
         if crate::ctx::now() - row.created >= STALE_SECONDS && claim()? {
             return Ok(Begin::Fresh);

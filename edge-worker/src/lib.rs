@@ -19,8 +19,8 @@ mod routes;
 use call::{bearer, preflight};
 use merchant::Object;
 use routes::{
-    checkout, events, intents, merchants, providers as accounts, refunds, test_helpers,
-    webhook_endpoints, webhooks,
+    balance_transactions, checkout, events, intents, merchants, providers as accounts, refunds,
+    test_helpers, webhook_endpoints, webhooks,
 };
 
 /// Who may call a route.
@@ -105,6 +105,7 @@ route_table! {
     GET  "/v1/events"                                Secret    => events::list;
     GET  "/v1/events/:id"                            Secret    => events::retrieve;
     GET  "/v1/events/:id/deliveries"                 Secret    => events::deliveries;
+    GET  "/v1/balance_transactions"                  Secret    => balance_transactions::list;
     // Test mode only: move the merchant object's clock ahead.
     POST "/v1/test_helpers/advance_clock"            Secret    => test_helpers::advance_clock;
     // The widget's routes, with their CORS preflights.

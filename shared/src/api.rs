@@ -959,6 +959,32 @@ pub struct Refund {
     pub created: i64,
 }
 
+/// One ledger row as a merchant reads it (`GET /v1/balance_transactions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    pub object: BalanceTransactionObject,
+    #[serde(rename = "type")]
+    pub kind: crate::ledger::EntryKind,
+    /// Always positive; `type` says which way it goes.
+    pub amount: String,
+    /// The effect on the merchant's balance: `amount` with its sign, or zero for
+    /// holds and open claims (see `EntryKind::balance_sign`).
+    pub net: String,
+    pub currency: Currency,
+    pub payment_intent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<String>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum BalanceTransactionObject {
+    #[default]
+    #[serde(rename = "balance_transaction")]
+    BalanceTransaction,
+}
+
 /// `POST /v1/webhook_endpoints`: where to send which events (none listed: all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -45,6 +45,74 @@ crate::wire_names!(EntryKind, "ledger entry kind", {
     PlatformFee => "platform_fee",
 });
 
+impl EntryKind {
+    /// What the entry does to the merchant's balance: +1 money in (a capture), -1
+    /// money out (a refund carried out, the platform's fee), 0 a hold or a claim whose
+    /// outcome is still open (reservations, releases, refunds pending or refused).
+    pub fn balance_sign(self) -> i64 {
+        match self {
+            EntryKind::Captured => 1,
+            EntryKind::RefundSucceeded | EntryKind::PlatformFee => -1,
+            EntryKind::Authorized
+            | EntryKind::Released
+            | EntryKind::RefundPending
+            | EntryKind::RefundFailed => 0,
+        }
+    }
+}
+
+/// The ledger as a merchant downloads it (`Accept: text/csv`): one line per row,
+/// times in UTC (ISO 8601), amounts as decimal strings, `net` signed.
+pub fn balance_transactions_csv(rows: &[crate::api::BalanceTransaction]) -> String {
+    let mut out = String::from("id,created_utc,type,amount,net,currency,payment_intent,refund\r\n");
+    for r in rows {
+        let fields = [
+            r.id.as_str(),
+            &utc_timestamp(r.created),
+            r.kind.as_str(),
+            &r.amount,
+            &r.net,
+            r.currency.code(),
+            &r.payment_intent,
+            r.refund.as_deref().unwrap_or(""),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// RFC 4180 quoting where a field needs it.
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_owned()
+    }
+}
+
+/// `2026-12-03T06:40:00Z` for unix seconds (the proleptic Gregorian calendar).
+pub fn utc_timestamp(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days to civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// One ledger row, as far as arithmetic is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -155,6 +223,70 @@ pub fn parse_kind(s: &str) -> Result<EntryKind, UnknownName> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_timestamps() {
+        for (t, want) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (1_796_279_158, "2026-12-03T06:25:58Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (4_102_444_799, "2099-12-31T23:59:59Z"),
+        ] {
+            assert_eq!(utc_timestamp(t), want);
+        }
+    }
+
+    #[test]
+    fn the_csv_has_one_line_per_row_with_signed_net() {
+        use crate::api::{BalanceTransaction, BalanceTransactionObject};
+        let row = |kind, amount: &str, net: &str, refund: Option<&str>| BalanceTransaction {
+            id: "txn_1".into(),
+            object: BalanceTransactionObject::BalanceTransaction,
+            kind,
+            amount: amount.into(),
+            net: net.into(),
+            currency: crate::money::Currency::from_str("CHF").unwrap(),
+            payment_intent: "pi_1".into(),
+            refund: refund.map(str::to_owned),
+            created: 1_796_279_158,
+        };
+        let csv = balance_transactions_csv(&[
+            row(EntryKind::Captured, "247.35", "247.35", None),
+            row(
+                EntryKind::RefundSucceeded,
+                "47.35",
+                "-47.35",
+                Some("re_\"x,y"),
+            ),
+        ]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "id,created_utc,type,amount,net,currency,payment_intent,refund"
+        );
+        assert_eq!(
+            lines[1],
+            "txn_1,2026-12-03T06:25:58Z,captured,247.35,247.35,CHF,pi_1,"
+        );
+        assert_eq!(
+            lines[2],
+            "txn_1,2026-12-03T06:25:58Z,refund_succeeded,47.35,-47.35,CHF,pi_1,\"re_\"\"x,y\""
+        );
+        assert_eq!(lines[3], "");
+    }
+
+    proptest! {
+        /// The signed sum of an intent's rows is what the merchant keeps:
+        /// captured − refunded − the platform's fee.
+        #[test]
+        fn net_is_captured_less_refunds_and_fee(amounts in proptest::collection::vec((0usize..7, 1i64..100_000), 0..40)) {
+            let entries: Vec<Entry> = amounts.iter().map(|(k, a)| Entry { kind: EntryKind::ALL[*k], amount: *a }).collect();
+            let b = Balances::of(&entries);
+            let net: i64 = entries.iter().map(|e| e.kind.balance_sign() * e.amount).sum();
+            prop_assert_eq!(net, b.captured - b.refunded - b.platform_fee);
+        }
+    }
     use crate::intent::{apply, CaptureMethod, IntentEvent, IntentStatus, ProviderEvent};
     use crate::money::Currency;
     use proptest::prelude::*;

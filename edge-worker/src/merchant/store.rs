@@ -353,6 +353,30 @@ impl DeliveryStatus {
     }
 }
 
+/// One `ledger` row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LedgerRow {
+    pub seq: i64,
+    pub payment_intent: String,
+    pub refund: Option<String>,
+    pub kind: String,
+    pub amount: i64,
+    pub currency: String,
+    pub created: i64,
+}
+
+/// What the ledger's list may be filtered by.
+#[derive(Default)]
+pub struct LedgerFilter {
+    pub payment_intent: Option<String>,
+    pub kinds: Vec<EntryKind>,
+    pub created_gte: Option<i64>,
+    pub created_lt: Option<i64>,
+    /// Continue strictly below this row.
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
 /// What the intents list may be filtered by.
 #[derive(Default)]
 pub struct IntentFilter {
@@ -1008,6 +1032,37 @@ impl Store {
             now,
         )?;
         Ok(true)
+    }
+
+    /// Ledger rows of the caller's mode, newest first.
+    pub fn ledger(&self, livemode: bool, f: &LedgerFilter) -> worker::Result<Vec<LedgerRow>> {
+        let mut sql = String::from(
+            "SELECT l.* FROM ledger l JOIN payment_intents p ON p.id = l.payment_intent WHERE p.livemode = ?",
+        );
+        let mut args: Vec<V> = vec![i64::from(livemode).into()];
+        if let Some(pi) = &f.payment_intent {
+            sql += " AND l.payment_intent = ?";
+            args.push(pi.as_str().into());
+        }
+        if !f.kinds.is_empty() {
+            sql += &format!(" AND l.kind IN ({})", vec!["?"; f.kinds.len()].join(", "));
+            args.extend(f.kinds.iter().map(|k| V::from(k.as_str())));
+        }
+        if let Some(t) = f.created_gte {
+            sql += " AND l.created >= ?";
+            args.push(t.into());
+        }
+        if let Some(t) = f.created_lt {
+            sql += " AND l.created < ?";
+            args.push(t.into());
+        }
+        if let Some(seq) = f.before_seq {
+            sql += " AND l.seq < ?";
+            args.push(seq.into());
+        }
+        sql += " ORDER BY l.seq DESC LIMIT ?";
+        args.push(i64::from(f.limit).into());
+        self.all(&sql, args)
     }
 
     // ---- events and the outbox ------------------------------------------------------

@@ -30,10 +30,7 @@ fn event(call: &Call) -> ApiResult<EventRow> {
 pub async fn retrieve(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
         let e = event(&call)?;
-        Ok(Reply {
-            status: 200,
-            body: e.body,
-        })
+        Ok(Reply::json_text(200, e.body))
     })
     .await
 }
@@ -75,13 +72,13 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
         rows.truncate(limit as usize);
         // The stored bodies are JSON already: splice them in, byte for byte.
         let data: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
-        Ok(Reply {
-            status: 200,
-            body: format!(
+        Ok(Reply::json_text(
+            200,
+            format!(
                 r#"{{"object":"list","data":[{}],"has_more":{has_more}}}"#,
                 data.join(",")
             ),
-        })
+        ))
     })
     .await
 }
