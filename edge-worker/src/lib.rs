@@ -86,6 +86,8 @@ route_table! {
     PUT  "/v1/merchants/me/providers/:provider"      Secret    => accounts::put;
     DELETE "/v1/merchants/me/providers/:provider"    Secret    => accounts::delete;
     POST "/v1/merchants/me/stripe_connect"           Secret    => merchants::stripe_connect;
+    // The admin sets a merchant's terms (after the `me` routes, which it would match).
+    PATCH "/v1/merchants/:id"                        Admin     => merchants::admin_update;
     // Payment intents and refunds.
     POST "/v1/payment_intents"                       Secret    => intents::create;
     GET  "/v1/payment_intents"                       Secret    => intents::list;
@@ -128,6 +130,7 @@ const INIT_PATH: &str = "/_internal/merchants/init";
 pub(crate) fn merchant_router(data: Object) -> Router<'static, Object> {
     object_router(data, false)
         .post_async(INIT_PATH, merchants::init)
+        .post_async(merchants::PLATFORM_FEE_PATH, merchants::set_platform_fee)
         .post_async(
             webhooks::PLATFORM_EVENT_PATH,
             webhooks::stripe_platform_event,

@@ -240,6 +240,50 @@ pub struct UpdateMerchant {
     pub name: Option<String>,
 }
 
+/// `PATCH /v1/merchants/{id}` (admin): the platform's terms for one merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUpdateMerchant {
+    /// Per transaction, in the transaction's currency: `"0.50"`, from the next
+    /// transaction on.
+    #[serde(default)]
+    pub platform_fee: Option<String>,
+}
+
+/// The largest per-transaction fee the admin may set.
+pub const MAX_PLATFORM_FEE: &str = "100.00";
+
+impl AdminUpdateMerchant {
+    /// The fee, checked: a plain decimal from 0 to 100.00 with at most two places
+    /// (rounded to each currency's own places when a charge is made).
+    pub fn validate(&self) -> Result<Option<rust_decimal::Decimal>, ApiError> {
+        let Some(fee) = &self.platform_fee else {
+            return Ok(None);
+        };
+        let bad = || {
+            invalid(
+                "platform_fee",
+                format!("platform_fee must be a decimal string from 0.00 to {MAX_PLATFORM_FEE} with at most two decimal places, like \"0.50\"."),
+            )
+        };
+        let plain = !fee.is_empty()
+            && fee.len() <= 8
+            && fee.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && fee.matches('.').count() <= 1
+            && !fee.starts_with('.')
+            && !fee.ends_with('.');
+        if !plain {
+            return Err(bad());
+        }
+        let d = rust_decimal::Decimal::from_str_exact(fee).map_err(|_| bad())?;
+        let max = rust_decimal::Decimal::from_str_exact(MAX_PLATFORM_FEE).expect("a decimal");
+        if d.scale() > 2 || d > max {
+            return Err(bad());
+        }
+        Ok(Some(d))
+    }
+}
+
 impl UpdateMerchant {
     pub fn validate(&self) -> Result<(), ApiError> {
         if let Some(name) = &self.name {
@@ -491,6 +535,30 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn admin_platform_fee() {
+        let v = |f: &str| {
+            AdminUpdateMerchant {
+                platform_fee: Some(f.to_owned()),
+            }
+            .validate()
+        };
+        assert_eq!(v("0.50").unwrap().unwrap().to_string(), "0.50");
+        assert_eq!(v("0").unwrap().unwrap().to_string(), "0");
+        assert_eq!(v("100.00").unwrap().unwrap().to_string(), "100.00");
+        for bad in [
+            "-0.50", "0.505", "100.01", "", ".5", "5.", "1e2", " 0.5", "0,50", "NaN", "1.2.3",
+        ] {
+            assert!(v(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            AdminUpdateMerchant { platform_fee: None }
+                .validate()
+                .unwrap(),
+            None
+        );
+    }
     use crate::intent::{apply, IntentEvent, ProviderEvent, Transition};
     use serde_json::{json, Value};
 

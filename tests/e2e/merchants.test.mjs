@@ -290,3 +290,32 @@ test('the settings page starts Stripe Connect onboarding: no keys asked, the mer
     await browser.close();
   }
 });
+
+test('the admin sets a merchant\'s platform_fee: it applies from the next intent on, and bad values change nothing', async () => {
+  const m = await stripeMerchant();
+  const make = async () => (await api('POST', '/v1/payment_intents', {
+    key: m.secret_key, body: { amount: '20.00', currency: 'CHF', provider: 'stripe' }, idem: randomUUID(),
+  })).json;
+  const before = await make();
+  assert.equal(before.platform_fee, '0.50');
+  const patch = (body, key = ADMIN, id = m.id) => api('PATCH', `/v1/merchants/${id}`, { key, body });
+  for (const fee of ['-1', '0.505', '100.01', 'abc', '']) {
+    const e = errorOf(assert, await patch({ platform_fee: fee }), 400);
+    assert.equal(e.param, 'platform_fee', fee);
+  }
+  errorOf(assert, await patch({ platform_fee: '0.30', name: 'x' }), 400);
+  errorOf(assert, await patch({ platform_fee: '0.30' }, m.secret_key), 401);
+  errorOf(assert, await patch({ platform_fee: '0.30' }, ADMIN, 'acct_0000000000000000000000'), 404);
+  assert.equal((await api('GET', '/v1/merchants/me', { key: m.secret_key })).json.platform_fee, '0.50', 'refusals changed nothing');
+  // A merchant's own PATCH is still the merchant's, not the admin's.
+  assert.equal((await api('PATCH', '/v1/merchants/me', { key: m.secret_key, body: { name: 'Renamed' } })).status, 200);
+
+  const r = await patch({ platform_fee: '0.30' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.id, m.id);
+  assert.equal(r.json.platform_fee, '0.30');
+  assert.equal((await api('GET', '/v1/merchants/me', { key: m.secret_key })).json.platform_fee, '0.30');
+  assert.equal((await make()).platform_fee, '0.30');
+  // An intent keeps the fee it was made with.
+  assert.equal((await api('GET', `/v1/payment_intents/${before.id}`, { key: m.secret_key })).json.platform_fee, '0.50');
+});

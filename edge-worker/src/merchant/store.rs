@@ -472,6 +472,13 @@ impl Store {
         Ok(())
     }
 
+    /// The platform's fee per transaction, for intents created from now on (each
+    /// intent keeps the fee it was created with).
+    pub fn set_platform_fee(&self, fee: &str) -> worker::Result<()> {
+        self.run("UPDATE merchant SET platform_fee = ?", vec![fee.into()])?;
+        Ok(())
+    }
+
     fn insert_key(&self, hash: &str, kind: &str, last4: &str, now: i64) -> worker::Result<()> {
         self.run(
             "INSERT INTO api_keys (hash, kind, last4, created) VALUES (?, ?, ?, ?)",
@@ -1404,6 +1411,15 @@ impl Store {
             vec![id.into(), name.into(), livemode.into(), now.into()],
         )?;
         Ok(())
+    }
+
+    pub fn is_registered(&self, id: &str) -> worker::Result<bool> {
+        Ok(self
+            .first::<Count>(
+                "SELECT COUNT(*) AS n FROM registry WHERE id = ?",
+                vec![id.into()],
+            )?
+            .is_some_and(|c| c.n > 0))
     }
 
     pub fn registry(&self, limit: i64) -> worker::Result<Vec<RegistryRow>> {

@@ -133,6 +133,60 @@ pub async fn init(mut req: Request, rc: RouteContext<Object>) -> Result<Response
     Ok(Response::empty()?.with_status(if created { 201 } else { 409 }))
 }
 
+/// Internal path: the platform's object sets a merchant's fee in its object.
+pub const PLATFORM_FEE_PATH: &str = "/_internal/merchants/platform_fee";
+
+/// `PATCH /v1/merchants/{id}` (admin) `{platform_fee?}`: the merchant's fee per
+/// transaction from its next intent on; answers with the merchant.
+pub async fn admin_update(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Admin, |call| async move {
+        let input: api::AdminUpdateMerchant = call.json()?;
+        let fee = input.validate()?;
+        let id = call.param("id").to_owned();
+        if !shared::keys::is_id("acct_", &id) || !call.ctx.store.is_registered(&id)? {
+            return Err(shared::error::ApiError::not_found("merchant")
+                .with_param("id")
+                .into());
+        }
+        let body = serde_json::json!({ "platform_fee": fee.map(|f| f.to_string()) }).to_string();
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let req = Request::new_with_init(&format!("https://merchant{PLATFORM_FEE_PATH}"), &init)?;
+        let mut resp = crate::merchant::merchant_stub(&call.ctx.env, &id)?
+            .fetch_with_request(req)
+            .await?;
+        if resp.status_code() != 200 {
+            return Err(Fail::Internal(worker::Error::RustError(format!(
+                "merchant object platform fee: {}",
+                resp.status_code()
+            ))));
+        }
+        Ok(Reply::json_text(200, resp.text().await?))
+    })
+    .await
+}
+
+/// Internal (never routed from outside): the merchant's object takes the fee the
+/// admin set.
+pub async fn set_platform_fee(mut req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    #[derive(Deserialize)]
+    struct Body {
+        platform_fee: Option<String>,
+    }
+    let body: Body = req.json().await?;
+    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+    if let Some(fee) = &body.platform_fee {
+        ctx.store.set_platform_fee(fee)?;
+    }
+    match ctx.store.merchant()? {
+        Some(m) => match view(&m) {
+            Ok(v) => crate::http::json(200, &v),
+            Err(f) => crate::http::error(&f.into_api("POST", PLATFORM_FEE_PATH)),
+        },
+        None => Ok(Response::empty()?.with_status(404)),
+    }
+}
+
 /// `GET /v1/merchants` (admin): the registry, newest first.
 pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Admin, |call| async move {
