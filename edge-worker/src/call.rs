@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use shared::error::ApiError;
-use shared::keys::{constant_time_eq, key_lookup_hash, parse_api_key, KeyKind};
+use shared::keys::{constant_time_eq, key_lookup_hash, parse_api_key, KeyKind, Mode};
 use worker::{Method, Request, Response, Result, RouteContext, Url};
 
 use crate::ctx::Ctx;
@@ -30,7 +30,12 @@ pub enum Need {
 
 pub enum Principal {
     Admin,
-    Merchant { merchant: Merchant, kind: KeyKind },
+    /// A merchant's key: which kind, and which mode it acts in (test or live).
+    Merchant {
+        merchant: Merchant,
+        kind: KeyKind,
+        livemode: bool,
+    },
 }
 
 pub fn kind_str(kind: KeyKind) -> &'static str {
@@ -80,6 +85,7 @@ fn authenticate(req: &Request, ctx: &Ctx, need: Need) -> ApiResult<Principal> {
         _ => Ok(Principal::Merchant {
             merchant,
             kind: info.kind,
+            livemode: info.mode == Mode::Live,
         }),
     }
 }
@@ -103,6 +109,12 @@ impl Call {
                 Err(ApiError::permission("This route needs a merchant key.").into())
             }
         }
+    }
+
+    /// The mode of the caller's key: the mode of everything it makes, and the only
+    /// mode it sees (objects of the other mode are as missing as none).
+    pub fn livemode(&self) -> bool {
+        matches!(self.principal, Principal::Merchant { livemode: true, .. })
     }
 
     pub fn is_publishable(&self) -> bool {
@@ -186,9 +198,16 @@ where
         };
         let scope = match &principal {
             Principal::Admin => "admin".to_owned(),
-            Principal::Merchant { merchant, kind } => {
-                format!("{}:{}", merchant.id, kind_str(*kind))
-            }
+            Principal::Merchant {
+                merchant,
+                kind,
+                livemode,
+            } => format!(
+                "{}:{}:{}",
+                merchant.id,
+                kind_str(*kind),
+                if *livemode { "live" } else { "test" }
+            ),
         };
         let store = crate::merchant::store::Store::new(rc.data.storage().sql());
         let call = Call {
@@ -243,6 +262,7 @@ fn gate_origin(
         Principal::Merchant {
             merchant,
             kind: KeyKind::Publishable,
+            ..
         } => {
             if merchant.allows_origin(origin) {
                 Ok(Some(origin.to_owned()))

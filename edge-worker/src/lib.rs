@@ -88,6 +88,7 @@ route_table! {
     POST "/v1/merchants/me/stripe_connect"           Secret    => merchants::stripe_connect;
     // The admin sets a merchant's terms (after the `me` routes, which it would match).
     PATCH "/v1/merchants/:id"                        Admin     => merchants::admin_update;
+    POST "/v1/merchants/:id/live_keys"               Admin     => merchants::live_keys;
     // Payment intents and refunds.
     POST "/v1/payment_intents"                       Secret    => intents::create;
     GET  "/v1/payment_intents"                       Secret    => intents::list;
@@ -131,6 +132,7 @@ pub(crate) fn merchant_router(data: Object) -> Router<'static, Object> {
     object_router(data, false)
         .post_async(INIT_PATH, merchants::init)
         .post_async(merchants::PLATFORM_FEE_PATH, merchants::set_platform_fee)
+        .post_async(merchants::LIVE_KEYS_PATH, merchants::set_live_keys)
         .post_async(
             webhooks::PLATFORM_EVENT_PATH,
             webhooks::stripe_platform_event,

@@ -73,6 +73,9 @@ export function workerVars({ stripeProxyUrl, stripeJsUrl, cashcloudUrl, worldpay
     RESOLVE_AFTER_SECONDS: '2',
     CASHCLOUD_API_BASE: cashcloudUrl,
     WORLDPAY_API_BASE: `${worldpayUrl}/`,
+    // Live mode's endpoints: the same stand-ins locally (production: the providers' live hosts).
+    CASHCLOUD_API_BASE_LIVE: cashcloudUrl,
+    WORLDPAY_API_BASE_LIVE: `${worldpayUrl}/`,
     // Tests' webhook receivers listen on loopback; production allows only public https.
     WEBHOOKS_ALLOW_LOOPBACK: 'true',
   };

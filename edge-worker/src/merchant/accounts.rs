@@ -12,9 +12,14 @@ use crate::ctx::{random, Ctx};
 use crate::http::{ApiResult, Fail};
 use crate::merchant::store::Merchant;
 
-/// Seals a provider account under the master key and stores it with its masked
-/// view, which is returned.
-pub fn save(ctx: &Ctx, m: &Merchant, account: &ProviderAccount) -> ApiResult<serde_json::Value> {
+/// Seals a provider account under the master key and stores it, for one mode, with
+/// its masked view, which is returned.
+pub fn save(
+    ctx: &Ctx,
+    m: &Merchant,
+    livemode: bool,
+    account: &ProviderAccount,
+) -> ApiResult<serde_json::Value> {
     let provider = account.provider();
     let sealed = ctx.keyring()?.seal(
         random(),
@@ -26,15 +31,21 @@ pub fn save(ctx: &Ctx, m: &Merchant, account: &ProviderAccount) -> ApiResult<ser
         provider,
         &B64.encode(sealed),
         &masked.to_string(),
-        m.livemode,
+        i64::from(livemode),
         ctx.now,
     )?;
     Ok(masked)
 }
 
-/// The merchant's credentials for `provider`, which a payment with it needs.
-pub fn require(ctx: &Ctx, merchant_id: &str, provider: Provider) -> ApiResult<ProviderAccount> {
-    load(ctx, merchant_id, provider)?.ok_or_else(|| {
+/// The merchant's credentials for `provider` in one mode, which a payment with it
+/// in that mode needs.
+pub fn require(
+    ctx: &Ctx,
+    merchant_id: &str,
+    provider: Provider,
+    livemode: bool,
+) -> ApiResult<ProviderAccount> {
+    load(ctx, merchant_id, provider, livemode)?.ok_or_else(|| {
         Fail::Api(ApiError::invalid_request(
             "provider_not_configured",
             format!(
@@ -45,13 +56,15 @@ pub fn require(ctx: &Ctx, merchant_id: &str, provider: Provider) -> ApiResult<Pr
     })
 }
 
-/// Opens a merchant's credentials for one provider call. `None`: not configured.
+/// Opens a merchant's credentials (of one mode) for one provider call. `None`: not
+/// configured in that mode.
 pub fn load(
     ctx: &Ctx,
     merchant_id: &str,
     provider: Provider,
+    livemode: bool,
 ) -> ApiResult<Option<ProviderAccount>> {
-    let Some(sealed) = ctx.store.sealed_account(provider)? else {
+    let Some(sealed) = ctx.store.sealed_account(provider, livemode)? else {
         return Ok(None);
     };
     let internal = |what: &str| {

@@ -25,12 +25,16 @@ const SCHEMA: &[&str] = &[
        default_currency TEXT NOT NULL, platform_fee TEXT NOT NULL DEFAULT '0.50',
        allowed_origins TEXT NOT NULL DEFAULT '[]', livemode INTEGER NOT NULL, created INTEGER NOT NULL)",
     // Hashes only; the key is shown once and never stored.
+    // `livemode`: the mode the key acts in (its prefix says it too).
     "CREATE TABLE IF NOT EXISTS api_keys (
-       hash TEXT PRIMARY KEY, kind TEXT NOT NULL, last4 TEXT NOT NULL, created INTEGER NOT NULL)",
+       hash TEXT PRIMARY KEY, kind TEXT NOT NULL, last4 TEXT NOT NULL, created INTEGER NOT NULL,
+       livemode INTEGER NOT NULL DEFAULT 0)",
     // AES-256-GCM ciphertext of the provider's settings, and the masked view.
+    // One per provider and mode: test credentials never serve live payments.
     "CREATE TABLE IF NOT EXISTS provider_accounts (
-       provider TEXT PRIMARY KEY, sealed TEXT NOT NULL, masked TEXT NOT NULL,
-       livemode INTEGER NOT NULL, updated INTEGER NOT NULL)",
+       provider TEXT NOT NULL, sealed TEXT NOT NULL, masked TEXT NOT NULL,
+       livemode INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (provider, livemode))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS provider_accounts_mode ON provider_accounts(provider, livemode)",
     // Amounts other than `amount` and the fee are not columns: they are ledger sums.
     "CREATE TABLE IF NOT EXISTS payment_intents (
        id TEXT PRIMARY KEY, client_secret TEXT NOT NULL, provider TEXT NOT NULL,
@@ -99,6 +103,10 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS registry (
        id TEXT PRIMARY KEY, name TEXT NOT NULL, livemode INTEGER NOT NULL, created INTEGER NOT NULL)",
 ];
+
+/// (table, column, declaration) of columns that tables got after they first shipped.
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("api_keys", "livemode", "INTEGER NOT NULL DEFAULT 0")];
 
 /// The merchant as every handler sees it.
 #[derive(Debug, Clone, Deserialize)]
@@ -380,6 +388,7 @@ pub struct LedgerFilter {
 /// What the intents list may be filtered by.
 #[derive(Default)]
 pub struct IntentFilter {
+    pub livemode: bool,
     pub status: Option<IntentStatus>,
     pub provider: Option<Provider>,
     pub created_gte: Option<i64>,
@@ -409,6 +418,21 @@ impl Store {
     pub fn migrate(&self) -> worker::Result<()> {
         for stmt in SCHEMA {
             self.sql.exec(stmt, None)?;
+        }
+        // Columns added after a table first shipped: objects made before get them here.
+        for (table, column, decl) in ADDED_COLUMNS {
+            let present = self
+                .first::<Count>(
+                    "SELECT COUNT(*) AS n FROM pragma_table_info(?) WHERE name = ?",
+                    vec![(*table).into(), (*column).into()],
+                )?
+                .is_some_and(|c| c.n > 0);
+            if !present {
+                self.sql.exec(
+                    &format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"),
+                    None,
+                )?;
+            }
         }
         Ok(())
     }
@@ -459,7 +483,7 @@ impl Store {
             ],
         )?;
         for (hash, kind, last4) in keys {
-            self.insert_key(hash, kind, last4, m.created)?;
+            self.insert_key(hash, kind, last4, false, m.created)?;
         }
         Ok(true)
     }
@@ -474,15 +498,34 @@ impl Store {
 
     /// The platform's fee per transaction, for intents created from now on (each
     /// intent keeps the fee it was created with).
+    /// The platform has issued this merchant live keys.
+    pub fn set_live_enabled(&self) -> worker::Result<()> {
+        self.run("UPDATE merchant SET livemode = 1", vec![])?;
+        Ok(())
+    }
+
     pub fn set_platform_fee(&self, fee: &str) -> worker::Result<()> {
         self.run("UPDATE merchant SET platform_fee = ?", vec![fee.into()])?;
         Ok(())
     }
 
-    fn insert_key(&self, hash: &str, kind: &str, last4: &str, now: i64) -> worker::Result<()> {
+    fn insert_key(
+        &self,
+        hash: &str,
+        kind: &str,
+        last4: &str,
+        livemode: bool,
+        now: i64,
+    ) -> worker::Result<()> {
         self.run(
-            "INSERT INTO api_keys (hash, kind, last4, created) VALUES (?, ?, ?, ?)",
-            vec![hash.into(), kind.into(), last4.into(), now.into()],
+            "INSERT INTO api_keys (hash, kind, last4, livemode, created) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                hash.into(),
+                kind.into(),
+                last4.into(),
+                i64::from(livemode).into(),
+                now.into(),
+            ],
         )?;
         Ok(())
     }
@@ -497,16 +540,21 @@ impl Store {
             .is_some_and(|c| c.n > 0))
     }
 
-    /// Replaces every key of `kind` with one new key, in one synchronous step.
+    /// Replaces every key of `kind` in one mode with one new key, in one synchronous
+    /// step: a roll in test mode leaves live keys alone.
     pub fn replace_keys(
         &self,
         kind: &str,
         hash: &str,
         last4: &str,
+        livemode: bool,
         now: i64,
     ) -> worker::Result<()> {
-        self.run("DELETE FROM api_keys WHERE kind = ?", vec![kind.into()])?;
-        self.insert_key(hash, kind, last4, now)
+        self.run(
+            "DELETE FROM api_keys WHERE kind = ? AND livemode = ?",
+            vec![kind.into(), i64::from(livemode).into()],
+        )?;
+        self.insert_key(hash, kind, last4, livemode, now)
     }
 
     // ---- provider accounts ---------------------------------------------------------
@@ -521,45 +569,49 @@ impl Store {
     ) -> worker::Result<()> {
         self.run(
             "INSERT INTO provider_accounts (provider, sealed, masked, livemode, updated) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (provider) DO UPDATE SET sealed = excluded.sealed, masked = excluded.masked, \
-             livemode = excluded.livemode, updated = excluded.updated",
+             ON CONFLICT (provider, livemode) DO UPDATE SET sealed = excluded.sealed, masked = excluded.masked, \
+             updated = excluded.updated",
             vec![provider.as_str().into(), sealed.into(), masked.into(), livemode.into(), now.into()],
         )?;
         Ok(())
     }
 
-    pub fn sealed_account(&self, provider: Provider) -> worker::Result<Option<String>> {
+    pub fn sealed_account(
+        &self,
+        provider: Provider,
+        livemode: bool,
+    ) -> worker::Result<Option<String>> {
         #[derive(Deserialize)]
         struct Row {
             sealed: String,
         }
         Ok(self
             .first::<Row>(
-                "SELECT sealed FROM provider_accounts WHERE provider = ?",
-                vec![provider.as_str().into()],
+                "SELECT sealed FROM provider_accounts WHERE provider = ? AND livemode = ?",
+                vec![provider.as_str().into(), i64::from(livemode).into()],
             )?
             .map(|r| r.sealed))
     }
 
-    pub fn masked_accounts(&self) -> worker::Result<Vec<String>> {
+    pub fn masked_accounts(&self, livemode: bool) -> worker::Result<Vec<String>> {
         #[derive(Deserialize)]
         struct Row {
             masked: String,
         }
         Ok(self
             .all::<Row>(
-                "SELECT masked FROM provider_accounts ORDER BY provider",
-                vec![],
+                "SELECT masked FROM provider_accounts WHERE livemode = ? ORDER BY provider",
+                vec![i64::from(livemode).into()],
             )?
             .into_iter()
             .map(|r| r.masked)
             .collect())
     }
 
-    pub fn delete_account(&self, provider: Provider) -> worker::Result<bool> {
+    pub fn delete_account(&self, provider: Provider, livemode: bool) -> worker::Result<bool> {
         Ok(self.run(
-            "DELETE FROM provider_accounts WHERE provider = ?",
-            vec![provider.as_str().into()],
+            "DELETE FROM provider_accounts WHERE provider = ? AND livemode = ?",
+            vec![provider.as_str().into(), i64::from(livemode).into()],
         )? > 0)
     }
 
@@ -649,8 +701,8 @@ impl Store {
     }
 
     pub fn list_intents(&self, f: &IntentFilter) -> ApiResult<Vec<Intent>> {
-        let mut sql = String::from("SELECT * FROM payment_intents WHERE 1 = 1");
-        let mut args: Vec<V> = Vec::new();
+        let mut sql = String::from("SELECT * FROM payment_intents WHERE livemode = ?");
+        let mut args: Vec<V> = vec![i64::from(f.livemode).into()];
         if let Some(s) = f.status {
             sql += " AND status = ?";
             args.push(s.as_str().into());
@@ -895,21 +947,24 @@ impl Store {
 
     pub fn refunds(
         &self,
+        livemode: bool,
         intent_id: Option<&str>,
         before: Option<(i64, String)>,
         limit: u32,
     ) -> worker::Result<Vec<RefundRow>> {
-        let mut sql = String::from("SELECT * FROM refunds WHERE 1 = 1");
-        let mut args: Vec<V> = Vec::new();
+        let mut sql = String::from(
+            "SELECT r.* FROM refunds r JOIN payment_intents p ON p.id = r.payment_intent WHERE p.livemode = ?",
+        );
+        let mut args: Vec<V> = vec![i64::from(livemode).into()];
         if let Some(i) = intent_id {
-            sql += " AND payment_intent = ?";
+            sql += " AND r.payment_intent = ?";
             args.push(i.into());
         }
         if let Some((created, id)) = before {
-            sql += " AND (created < ? OR (created = ? AND id < ?))";
+            sql += " AND (r.created < ? OR (r.created = ? AND r.id < ?))";
             args.extend([created.into(), created.into(), id.into()]);
         }
-        sql += " ORDER BY created DESC, id DESC LIMIT ?";
+        sql += " ORDER BY r.created DESC, r.id DESC LIMIT ?";
         args.push(i64::from(limit).into());
         self.all(&sql, args)
     }
@@ -1409,6 +1464,15 @@ impl Store {
         self.run(
             "INSERT INTO registry (id, name, livemode, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             vec![id.into(), name.into(), livemode.into(), now.into()],
+        )?;
+        Ok(())
+    }
+
+    /// The registry's mark that a merchant may take real money.
+    pub fn mark_live(&self, id: &str) -> worker::Result<()> {
+        self.run(
+            "UPDATE registry SET livemode = 1 WHERE id = ?",
+            vec![id.into()],
         )?;
         Ok(())
     }

@@ -29,15 +29,15 @@ pub struct CashcloudSetup {
 }
 
 impl CashcloudSetup {
-    pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<CashcloudSetup> {
+    pub fn load(ctx: &Ctx, merchant_id: &str, livemode: bool) -> ApiResult<CashcloudSetup> {
         let ProviderAccount::Cashcloud(account) =
-            crate::merchant::accounts::require(ctx, merchant_id, Provider::Cashcloud)?
+            crate::merchant::accounts::require(ctx, merchant_id, Provider::Cashcloud, livemode)?
         else {
             unreachable!("require answers with the provider's own account")
         };
         Ok(CashcloudSetup {
             account,
-            base: ctx.env.var("CASHCLOUD_API_BASE")?.to_string(),
+            base: super::base_url(ctx, "CASHCLOUD_API_BASE", livemode)?,
         })
     }
 
@@ -116,8 +116,9 @@ pub async fn check_new_intent(
     ctx: &Ctx,
     merchant_id: &str,
     new: &NewPaymentIntent,
+    livemode: bool,
 ) -> ApiResult<()> {
-    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let setup = CashcloudSetup::load(ctx, merchant_id, livemode)?;
     if new.amount.currency() != Currency::EUR {
         let quote = setup.eur_quote(&new.amount).await?;
         return Err(LimitError::CurrencyNotSupported {
@@ -166,7 +167,7 @@ pub async fn confirm(
     origin: &str,
 ) -> ApiResult<Outcome<Intent>> {
     let username = check_confirm(body)?;
-    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let setup = CashcloudSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let state = intent.state()?;
     check_intent(setup.account.plan, &state.amount, state.capture_method, 0)?;
     let today = day(ctx.now);
@@ -275,7 +276,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
             ctx.store.apply_events(intent.id(), &[ev], ctx.now)?.0,
         ));
     };
-    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let setup = CashcloudSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let tx = match setup.transaction(&hash).await {
         Ok(tx) => tx,
         Err(Fail::Api(e)) if e.status >= 500 => return Ok(Outcome::Unknown),
@@ -306,8 +307,13 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
 /// transaction, read from Cashcloud with this merchant's credentials, names our
 /// intent (`extern.id`, which we sent): that intent takes the hash, so the one
 /// request it has is followed from now on and never sent again.
-pub async fn adopt(ctx: &Ctx, merchant_id: &str, hash: &str) -> ApiResult<Option<Intent>> {
-    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+pub async fn adopt(
+    ctx: &Ctx,
+    merchant_id: &str,
+    hash: &str,
+    livemode: bool,
+) -> ApiResult<Option<Intent>> {
+    let setup = CashcloudSetup::load(ctx, merchant_id, livemode)?;
     let tx = match setup.transaction(hash).await {
         Ok(tx) => tx,
         // Not this merchant's transaction at Cashcloud: no object of ours.
@@ -323,7 +329,10 @@ pub async fn adopt(ctx: &Ctx, merchant_id: &str, hash: &str) -> ApiResult<Option
     let Some(intent) = ctx.store.find_intent(&id)? else {
         return Ok(None);
     };
-    if intent.provider()? != Provider::Cashcloud || intent.row.provider_reference.is_some() {
+    if intent.provider()? != Provider::Cashcloud
+        || intent.row.provider_reference.is_some()
+        || (intent.row.livemode != 0) != livemode
+    {
         return Ok(None);
     }
     ctx.store.set_reference(&id, hash)?;
@@ -378,7 +387,7 @@ pub async fn refund(
         return Ok(Outcome::Unknown);
     }
     let hash = held_at_provider(intent)?;
-    let setup = CashcloudSetup::load(ctx, merchant_id)?;
+    let setup = CashcloudSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let req = domain(requests::refund(&setup.auth().await?, &hash, &amount))?;
     match setup.send(&req).await? {
         Ok(body) => {
@@ -406,6 +415,7 @@ pub async fn webhook(
     body: Vec<u8>,
     _headers: worker::Headers,
     account: Option<ProviderAccount>,
+    livemode: bool,
 ) -> ApiResult<&'static str> {
     use shared::cashcloud::callback::{self, CallbackFields, CallbackMethod};
     // The fields are read before the account is looked at: a malformed callback
@@ -436,9 +446,10 @@ pub async fn webhook(
         CallbackMethod::Request => match match ctx
             .store
             .intent_by_reference(Provider::Cashcloud, &cb.hash)?
+            .filter(|i| (i.row.livemode != 0) == livemode)
         {
             Some(intent) => Some(intent),
-            None => adopt(&ctx, &merchant_id, &cb.hash).await?,
+            None => adopt(&ctx, &merchant_id, &cb.hash, livemode).await?,
         } {
             None => ("unknown_object", None),
             Some(intent) => {

@@ -54,14 +54,17 @@ pub async fn check_new_intent(
     ctx: &Ctx,
     merchant_id: &str,
     new: &NewPaymentIntent,
+    livemode: bool,
 ) -> ApiResult<()> {
-    if crate::merchant::accounts::load(ctx, merchant_id, new.provider)?.is_none() {
+    if crate::merchant::accounts::load(ctx, merchant_id, new.provider, livemode)?.is_none() {
         return Err(ApiError::invalid_request(
             "provider_not_configured",
             format!(
-                "Set up your {} credentials (PUT /v1/merchants/me/providers/{}) before taking payments with it.",
+                "Set up your {} {} credentials (PUT /v1/merchants/me/providers/{} with a {} key) before taking payments with it.",
                 new.provider.as_str(),
-                new.provider.as_str()
+                if livemode { "live" } else { "test" },
+                new.provider.as_str(),
+                if livemode { "live" } else { "test" }
             ),
         )
         .with_param("provider")
@@ -70,14 +73,14 @@ pub async fn check_new_intent(
     match new.provider {
         Provider::Stripe => stripe::check_new_intent(new),
         Provider::Worldpay => worldpay::check_new_intent(new),
-        Provider::Cashcloud => cashcloud::check_new_intent(ctx, merchant_id, new).await,
+        Provider::Cashcloud => cashcloud::check_new_intent(ctx, merchant_id, new, livemode).await,
     }
 }
 
 /// What the widget needs to start the provider's browser side.
 pub fn browser_setup(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<ProviderSetup> {
     Ok(match intent.provider()? {
-        Provider::Stripe => stripe::browser_setup(ctx, merchant_id)?,
+        Provider::Stripe => stripe::browser_setup(ctx, merchant_id, intent.row.livemode != 0)?,
         Provider::Worldpay => ProviderSetup::Worldpay,
         Provider::Cashcloud => ProviderSetup::Cashcloud,
     })
@@ -227,12 +230,37 @@ pub async fn webhook(
     body: Vec<u8>,
     headers: worker::Headers,
     account: Option<shared::accounts::ProviderAccount>,
+    livemode: bool,
 ) -> ApiResult<&'static str> {
     match provider {
-        Provider::Stripe => stripe::webhook(ctx, merchant_id, body, headers, account).await,
-        Provider::Cashcloud => cashcloud::webhook(ctx, merchant_id, body, headers, account).await,
-        Provider::Worldpay => worldpay::webhook(ctx, merchant_id, body, headers, account).await,
+        Provider::Stripe => {
+            stripe::webhook(ctx, merchant_id, body, headers, account, livemode).await
+        }
+        Provider::Cashcloud => {
+            cashcloud::webhook(ctx, merchant_id, body, headers, account, livemode).await
+        }
+        Provider::Worldpay => {
+            worldpay::webhook(ctx, merchant_id, body, headers, account, livemode).await
+        }
     }
+}
+
+/// A provider's API base URL for one mode, from the Worker's configuration:
+/// `<VAR>` for test mode, `<VAR>_LIVE` for live mode. Live mode never falls back to
+/// the test endpoint.
+pub fn base_url(ctx: &Ctx, var: &str, livemode: bool) -> ApiResult<String> {
+    if !livemode {
+        return Ok(ctx.env.var(var)?.to_string());
+    }
+    ctx.env
+        .var(&format!("{var}_LIVE"))
+        .map(|v| v.to_string())
+        .map_err(|_| {
+            Fail::Api(ApiError::invalid_request(
+                "live_not_available",
+                "This provider is not set up for live payments on this platform.",
+            ))
+        })
 }
 
 /// Sends a reserved (pending) refund to the provider. An unknown outcome leaves it

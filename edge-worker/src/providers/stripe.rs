@@ -38,9 +38,9 @@ enum Reply {
 }
 
 impl StripeSetup {
-    pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<StripeSetup> {
+    pub fn load(ctx: &Ctx, merchant_id: &str, livemode: bool) -> ApiResult<StripeSetup> {
         let ProviderAccount::Stripe(account) =
-            crate::merchant::accounts::require(ctx, merchant_id, Provider::Stripe)?
+            crate::merchant::accounts::require(ctx, merchant_id, Provider::Stripe, livemode)?
         else {
             unreachable!("require answers with the provider's own account")
         };
@@ -110,8 +110,8 @@ pub fn check_new_intent(new: &NewPaymentIntent) -> ApiResult<()> {
 /// The key Stripe.js runs with in the customer's browser: the platform's for
 /// destination charges (the intent lives on the platform account), the merchant's
 /// own otherwise.
-pub fn browser_setup(ctx: &Ctx, merchant_id: &str) -> ApiResult<ProviderSetup> {
-    let setup = StripeSetup::load(ctx, merchant_id)?;
+pub fn browser_setup(ctx: &Ctx, merchant_id: &str, livemode: bool) -> ApiResult<ProviderSetup> {
+    let setup = StripeSetup::load(ctx, merchant_id, livemode)?;
     let publishable_key = match setup.account.mode {
         StripeMode::Direct => setup.account.publishable_key.clone(),
         StripeMode::Connect => ctx.env.var("STRIPE_PLATFORM_PUBLISHABLE_KEY")?.to_string(),
@@ -149,7 +149,7 @@ pub async fn confirm(
     body: &ConfirmRequest,
 ) -> ApiResult<Outcome<Intent>> {
     let pm = body.payment_method.as_deref().unwrap_or_default();
-    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let setup = StripeSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let Some(stripe_id) = intent.row.provider_reference.clone() else {
         // The first attempt is one call: create and confirm together.
         return create_and_confirm(ctx, &setup, intent, attempt, pm, body.return_url.as_deref())
@@ -272,7 +272,7 @@ fn record(ctx: &Ctx, id: &str, pi: &StripePaymentIntent) -> ApiResult<Intent> {
 
 /// Stripe's current word on the intent, and on its pending refunds.
 pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Outcome<Intent>> {
-    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let setup = StripeSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let mut unknown = false;
     for r in ctx.store.pending_refunds(intent.id())? {
         // The same request under the same idempotency key: Stripe answers with the
@@ -382,7 +382,7 @@ async fn command(
     make: impl FnOnce(&Auth, &str) -> Result<HttpRequest, shared::stripe::BuildError>,
 ) -> ApiResult<Intent> {
     let reference = held_at_provider(intent)?;
-    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let setup = StripeSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let req = domain(make(&setup.auth(), &reference))?;
     match setup.intent(req).await? {
         Outcome::Done(pi) => record(ctx, intent.id(), &pi),
@@ -404,7 +404,7 @@ pub async fn refund(
     amount: Money,
 ) -> ApiResult<Outcome<()>> {
     let reference = held_at_provider(intent)?;
-    let setup = StripeSetup::load(ctx, merchant_id)?;
+    let setup = StripeSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let destination =
         Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
             .map_err(|e| Fail::Api(e.to_api_error()))?;
@@ -457,6 +457,7 @@ pub async fn refund(
 pub async fn connect_onboarding(
     ctx: &Ctx,
     merchant: &Merchant,
+    livemode: bool,
     return_url: &str,
 ) -> ApiResult<String> {
     let platform_key = Secret::new(
@@ -474,10 +475,13 @@ pub async fn connect_onboarding(
     }
     let auth = Auth::new(&platform_key);
     let base = ctx.env.var("STRIPE_API_BASE")?.to_string();
-    let existing = match crate::merchant::accounts::load(ctx, &merchant.id, Provider::Stripe)? {
-        Some(ProviderAccount::Stripe(a)) if a.mode == StripeMode::Connect => a.connected_account_id,
-        _ => None,
-    };
+    let existing =
+        match crate::merchant::accounts::load(ctx, &merchant.id, Provider::Stripe, livemode)? {
+            Some(ProviderAccount::Stripe(a)) if a.mode == StripeMode::Connect => {
+                a.connected_account_id
+            }
+            _ => None,
+        };
     let account = match existing {
         Some(a) => a,
         None => {
@@ -489,7 +493,7 @@ pub async fn connect_onboarding(
             let body = platform_call(&base, req).await?;
             let made = wire::parse_account(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
             let account = ProviderAccount::Stripe(StripeAccount::connected(made.id.clone()));
-            crate::merchant::accounts::save(ctx, merchant, &account)?;
+            crate::merchant::accounts::save(ctx, merchant, livemode, &account)?;
             made.id
         }
     };
@@ -528,6 +532,7 @@ pub async fn webhook(
     body: Vec<u8>,
     headers: Headers,
     account: Option<ProviderAccount>,
+    livemode: bool,
 ) -> ApiResult<&'static str> {
     let header = headers
         .get(shared::stripe::webhook::SIGNATURE_HEADER)?
@@ -540,7 +545,7 @@ pub async fn webhook(
         _ => None,
     };
     verify_signature(&header, &body, secret, ctx.now)?;
-    apply_stripe_event(&ctx, &body)
+    apply_stripe_event(&ctx, &body, Some(livemode))
 }
 
 /// `Stripe-Signature` under `secret` (any v1, 300 s). No secret, or an empty one,
@@ -556,7 +561,9 @@ fn verify_signature(header: &str, body: &[u8], secret: Option<&Secret>, now: i64
 /// Applies a Stripe event whose signature was checked (the merchant's endpoint
 /// secret, or the platform's for Connect destination charges): once per event id,
 /// through the one state machine.
-fn apply_stripe_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
+/// `livemode`: the mode of the account whose secret verified it; intents of the
+/// other mode are as unknown as none (the platform's endpoint: `None`, any).
+fn apply_stripe_event(ctx: &Ctx, body: &[u8], livemode: Option<bool>) -> ApiResult<&'static str> {
     let event = events::parse_event(body).map_err(|_| {
         Fail::Api(ApiError::invalid_request(
             "invalid_event",
@@ -567,7 +574,8 @@ fn apply_stripe_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
         return Ok("duplicate");
     }
     let row = match event.intent_ref() {
-        Some(r) => find(ctx, r.our_intent_id, r.stripe_intent_id)?,
+        Some(r) => find(ctx, r.our_intent_id, r.stripe_intent_id)?
+            .filter(|i| livemode.is_none_or(|live| (i.row.livemode != 0) == live)),
         None => None,
     };
     let (outcome, object_id) = match row {
@@ -626,7 +634,7 @@ pub fn platform_event_merchant(
 
 /// A platform event the Worker verified, in the object of the merchant it names.
 pub fn platform_event(ctx: &Ctx, body: &[u8]) -> ApiResult<&'static str> {
-    apply_stripe_event(ctx, body)
+    apply_stripe_event(ctx, body, None)
 }
 
 /// Our intent for a provider event: by our id in the provider's metadata, else by the

@@ -24,15 +24,15 @@ pub struct WorldpaySetup {
 }
 
 impl WorldpaySetup {
-    pub fn load(ctx: &Ctx, merchant_id: &str) -> ApiResult<WorldpaySetup> {
+    pub fn load(ctx: &Ctx, merchant_id: &str, livemode: bool) -> ApiResult<WorldpaySetup> {
         let ProviderAccount::Worldpay(account) =
-            crate::merchant::accounts::require(ctx, merchant_id, Provider::Worldpay)?
+            crate::merchant::accounts::require(ctx, merchant_id, Provider::Worldpay, livemode)?
         else {
             unreachable!("require answers with the provider's own account")
         };
         Ok(WorldpaySetup {
             account,
-            base: ctx.env.var("WORLDPAY_API_BASE")?.to_string(),
+            base: super::base_url(ctx, "WORLDPAY_API_BASE", livemode)?,
         })
     }
 
@@ -95,7 +95,7 @@ pub async fn confirm(
     body: &ConfirmRequest,
 ) -> ApiResult<Outcome<Intent>> {
     let return_url = body.return_url.clone().unwrap_or_default();
-    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let amount = intent.state()?.amount;
     let req = domain(requests::hosted_payment_page(
         &setup.auth(),
@@ -128,7 +128,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
     let Some(payment_id) = intent.row.provider_reference.clone() else {
         return Ok(Outcome::Done(intent.clone()));
     };
-    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let status = match setup.status(&payment_id).await {
         Ok(s) => s,
         Err(Fail::Api(e)) if e.status >= 500 => return Ok(Outcome::Unknown),
@@ -165,7 +165,7 @@ pub async fn capture(
     amount: Money,
 ) -> ApiResult<Intent> {
     let payment_id = held_at_provider(intent)?;
-    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let state = intent.state()?;
     let req = if amount == state.amount_capturable {
         domain(requests::settle(&setup.auth(), &payment_id, intent.id()))
@@ -184,7 +184,7 @@ pub async fn capture(
 
 pub async fn cancel(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Intent> {
     let payment_id = held_at_provider(intent)?;
-    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     setup
         .call(domain(requests::cancel(
             &setup.auth(),
@@ -207,7 +207,7 @@ pub async fn refund(
     amount: Money,
 ) -> ApiResult<Outcome<()>> {
     let payment_id = held_at_provider(intent)?;
-    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+    let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     setup
         .call(domain(requests::partial_refund(
             &setup.auth(),
@@ -224,7 +224,9 @@ pub async fn refund(
 /// Marks our refunds succeeded, oldest first, as far as Worldpay's refunded total
 /// (minor units) covers them.
 fn settle_refunds(ctx: &Ctx, intent: &Intent, total: i64) -> ApiResult<()> {
-    let mut refunds = ctx.store.refunds(Some(intent.id()), None, 1000)?;
+    let mut refunds = ctx
+        .store
+        .refunds(intent.row.livemode != 0, Some(intent.id()), None, 1000)?;
     refunds.retain(|r| {
         matches!(
             r.status(),
@@ -249,11 +251,16 @@ pub async fn on_notification(
     ctx: &Ctx,
     merchant_id: &str,
     n: &shared::worldpay::webhook::Notification,
+    livemode: bool,
 ) -> ApiResult<Option<(String, Applied)>> {
     let id = n.our_intent_id();
     let Some(intent) = ctx.store.find_intent(id)? else {
         return Ok(None);
     };
+    // Verified with the other mode's secret: not this intent's notification.
+    if (intent.row.livemode != 0) != livemode {
+        return Ok(None);
+    }
     if intent.provider()? != Provider::Worldpay {
         return Ok(None);
     }
@@ -268,7 +275,7 @@ pub async fn on_notification(
             );
             if holds {
                 if n.event_details.kind == shared::worldpay::wire::WorldpayEvent::Authorized {
-                    let setup = WorldpaySetup::load(ctx, merchant_id)?;
+                    let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
                     setup
                         .call(domain(requests::cancel(&setup.auth(), pid, intent.id())))
                         .await?;
@@ -335,6 +342,7 @@ pub async fn webhook(
     body: Vec<u8>,
     headers: worker::Headers,
     account: Option<ProviderAccount>,
+    livemode: bool,
 ) -> ApiResult<&'static str> {
     use shared::worldpay::webhook;
     let header = headers.get(webhook::SIGNATURE_HEADER)?.unwrap_or_default();
@@ -352,7 +360,7 @@ pub async fn webhook(
     if ctx.store.event_seen("worldpay", &n.event_id)? {
         return Ok("duplicate");
     }
-    let (outcome, object_id) = match on_notification(&ctx, &merchant_id, &n).await? {
+    let (outcome, object_id) = match on_notification(&ctx, &merchant_id, &n, livemode).await? {
         None => ("unknown_object", None),
         Some((id, Applied::Changed)) => ("applied", Some(id)),
         Some((id, Applied::Unchanged)) => ("ignored", Some(id)),

@@ -104,7 +104,7 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
             .query_pairs()
             .any(|(k, v)| k == "format" && v == "csv");
     serve(req, rc, Need::Secret, move |call| async move {
-        let livemode = call.merchant()?.livemode != 0;
+        let livemode = call.livemode();
         let f = filter(&call, csv)?;
         let rows = call.ctx.store.ledger(livemode, &f)?;
         let mut data = rows.iter().map(view).collect::<ApiResult<Vec<_>>>()?;

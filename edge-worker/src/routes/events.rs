@@ -23,7 +23,7 @@ fn event(call: &Call) -> ApiResult<EventRow> {
     if !is_id("evt_", id) {
         return Err(missing());
     }
-    let livemode = call.merchant()?.livemode != 0;
+    let livemode = call.livemode();
     call.ctx.store.event(id, livemode)?.ok_or_else(missing)
 }
 
@@ -38,7 +38,7 @@ pub async fn retrieve(req: Request, rc: RouteContext<Object>) -> Result<Response
 /// `GET /v1/events?type=&created_gte=&limit=&starting_after=`.
 pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
-        let livemode = call.merchant()?.livemode != 0;
+        let livemode = call.livemode();
         let limit = call.page_limit()?;
         let kind = match call.query("type") {
             Some(t) => {

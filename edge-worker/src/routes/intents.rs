@@ -29,7 +29,14 @@ pub fn load(call: &Call, id: &str) -> ApiResult<Intent> {
             .with_param("id")
             .into());
     }
-    call.ctx.store.intent(id)
+    let intent = call.ctx.store.intent(id)?;
+    // The other mode's objects are as missing as another merchant's.
+    if (intent.row.livemode != 0) != call.livemode() {
+        return Err(ApiError::not_found("payment_intent")
+            .with_param("id")
+            .into());
+    }
+    Ok(intent)
 }
 
 /// Loads the caller's intent; with a publishable key only if `secret` is its client
@@ -58,7 +65,7 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
     let ctx = &call.ctx;
     // The provider's own rules (currencies, capture methods, limits) before anything
     // is written, so an intent that could never be confirmed is never made.
-    providers::check_new_intent(ctx, &m.id, &new).await?;
+    providers::check_new_intent(ctx, &m.id, &new, call.livemode()).await?;
     let fee_setting = Decimal::from_str(&m.platform_fee).map_err(|_| {
         Fail::Internal(worker::Error::RustError(format!(
             "{}: bad platform_fee",
@@ -84,7 +91,7 @@ async fn create_intent(call: Call) -> ApiResult<Reply> {
         customer: new.customer.as_deref(),
         setup_future_usage: new.setup_future_usage.map(|_| "off_session"),
         metadata: metadata.as_deref(),
-        livemode: m.livemode != 0,
+        livemode: call.livemode(),
         now: ctx.now,
     })?;
     Reply::json(200, &ctx.store.intent(&id)?.to_api()?)
@@ -113,6 +120,7 @@ async fn list_intents(call: Call) -> ApiResult<Reply> {
     };
     let limit = call.page_limit()?;
     let mut filter = IntentFilter {
+        livemode: call.livemode(),
         limit: limit + 1,
         ..IntentFilter::default()
     };

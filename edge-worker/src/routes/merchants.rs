@@ -12,8 +12,10 @@ use crate::http::{ApiResult, Fail, Reply};
 use crate::merchant::store::Merchant;
 use crate::merchant::Object;
 
-/// `GET /v1/merchants/me`: the contract's view of a merchant (no key material).
-pub fn view(m: &Merchant) -> ApiResult<api::Merchant> {
+/// `GET /v1/merchants/me`: the contract's view of a merchant (no key material), as
+/// seen in `livemode` (the caller key's mode; for the admin, whether the merchant
+/// has live keys).
+pub fn view(m: &Merchant, livemode: bool) -> ApiResult<api::Merchant> {
     let bad = || {
         Fail::Internal(worker::Error::RustError(format!(
             "merchant {}: bad currency",
@@ -28,7 +30,7 @@ pub fn view(m: &Merchant) -> ApiResult<api::Merchant> {
         platform_fee: m.platform_fee.clone(),
         allowed_origins: m.origins(),
         created: m.created,
-        livemode: m.livemode != 0,
+        livemode,
     })
 }
 
@@ -179,12 +181,82 @@ pub async fn set_platform_fee(mut req: Request, rc: RouteContext<Object>) -> Res
         ctx.store.set_platform_fee(fee)?;
     }
     match ctx.store.merchant()? {
-        Some(m) => match view(&m) {
+        Some(m) => match view(&m, m.livemode != 0) {
             Ok(v) => crate::http::json(200, &v),
             Err(f) => crate::http::error(&f.into_api("POST", PLATFORM_FEE_PATH)),
         },
         None => Ok(Response::empty()?.with_status(404)),
     }
+}
+
+/// Internal path: the platform's object hands a merchant's object its live keys.
+pub const LIVE_KEYS_PATH: &str = "/_internal/merchants/live_keys";
+
+/// `POST /v1/merchants/{id}/live_keys` (admin): the platform lets a merchant take
+/// real money. A new live key pair, shown once; keys issued before stop working.
+pub async fn live_keys(req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    serve(req, rc, Need::Admin, |call| async move {
+        if !call.body.is_empty() && call.body.as_slice() != b"{}" {
+            return Err(shared::error::ApiError::invalid_request(
+                "parameter_unknown",
+                "This request takes no parameters.",
+            )
+            .into());
+        }
+        let id = call.param("id").to_owned();
+        if !shared::keys::is_id("acct_", &id) || !call.ctx.store.is_registered(&id)? {
+            return Err(shared::error::ApiError::not_found("merchant")
+                .with_param("id")
+                .into());
+        }
+        let secret = generate_api_key(KeyKind::Secret, Mode::Live, &id, &random());
+        let publishable = generate_api_key(KeyKind::Publishable, Mode::Live, &id, &random());
+        let rows = vec![
+            key_row(KeyKind::Secret, secret.expose()),
+            key_row(KeyKind::Publishable, publishable.expose()),
+        ];
+        let body =
+            serde_json::to_string(&rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let req = Request::new_with_init(&format!("https://merchant{LIVE_KEYS_PATH}"), &init)?;
+        let resp = crate::merchant::merchant_stub(&call.ctx.env, &id)?
+            .fetch_with_request(req)
+            .await?;
+        if resp.status_code() != 200 {
+            return Err(Fail::Internal(worker::Error::RustError(format!(
+                "merchant object live keys: {}",
+                resp.status_code()
+            ))));
+        }
+        call.ctx.store.mark_live(&id)?;
+        Reply::json(
+            200,
+            &serde_json::json!({
+                "id": id,
+                "object": "live_keys",
+                "livemode": true,
+                "secret_key": secret.expose(),
+                "publishable_key": publishable.expose(),
+            }),
+        )
+    })
+    .await
+}
+
+/// Internal (never routed from outside): the merchant's object replaces its live
+/// keys with the ones the platform made, in one synchronous step.
+pub async fn set_live_keys(mut req: Request, rc: RouteContext<Object>) -> Result<Response> {
+    let rows: Vec<(String, String, String)> = req.json().await?;
+    let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
+    if ctx.store.merchant()?.is_none() {
+        return Ok(Response::empty()?.with_status(404));
+    }
+    for (hash, kind, last4) in &rows {
+        ctx.store.replace_keys(kind, hash, last4, true, ctx.now)?;
+    }
+    ctx.store.set_live_enabled()?;
+    Ok(Response::empty()?.with_status(200))
 }
 
 /// `GET /v1/merchants` (admin): the registry, newest first.
@@ -207,7 +279,7 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
 
 pub async fn me(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
-        Reply::json(200, &view(call.merchant()?)?)
+        Reply::json(200, &view(call.merchant()?, call.livemode())?)
     })
     .await
 }
@@ -230,7 +302,7 @@ async fn update_merchant(call: Call) -> ApiResult<Reply> {
     call.ctx
         .store
         .update_merchant(&m.name, &m.allowed_origins)?;
-    Reply::json(200, &view(&m)?)
+    Reply::json(200, &view(&m, call.livemode())?)
 }
 
 /// `POST /v1/merchants/me/keys/roll`: a new secret key; the old one stops working
@@ -242,14 +314,15 @@ pub async fn roll_key(req: Request, rc: RouteContext<Object>) -> Result<Response
 async fn roll(call: Call) -> ApiResult<Reply> {
     let m = call.merchant()?;
     let ctx = &call.ctx;
-    let mode = if m.livemode != 0 {
+    let mode = if call.livemode() {
         Mode::Live
     } else {
         Mode::Test
     };
     let secret = generate_api_key(KeyKind::Secret, mode, &m.id, &random());
     let (hash, kind, last4) = key_row(KeyKind::Secret, secret.expose());
-    ctx.store.replace_keys(&kind, &hash, &last4, ctx.now)?;
+    ctx.store
+        .replace_keys(&kind, &hash, &last4, call.livemode(), ctx.now)?;
     Reply::json(
         200,
         &serde_json::json!({"id": m.id, "object": "secret_key", "secret_key": secret.expose()}),
@@ -281,7 +354,7 @@ pub async fn stripe_connect(req: Request, rc: RouteContext<Object>) -> Result<Re
             return Err(bad());
         }
         let m = call.merchant()?;
-        let link = crate::providers::stripe::connect_onboarding(&call.ctx, m, &body.return_url).await?;
+        let link = crate::providers::stripe::connect_onboarding(&call.ctx, m, call.livemode(), &body.return_url).await?;
         Reply::json(200, &serde_json::json!({"object": "account_link", "url": link}))
     })
     .await

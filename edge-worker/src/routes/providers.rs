@@ -34,10 +34,10 @@ async fn put_account(call: Call) -> ApiResult<Reply> {
     let m = call.merchant()?;
     let account = ProviderAccount::from_json(provider, &call.body)
         .map_err(|e| Fail::Api(decode_error(&e)))?;
-    account.validate(m.livemode != 0)?;
+    account.validate(call.livemode())?;
     Reply::json(
         200,
-        &crate::merchant::accounts::save(&call.ctx, m, &account)?,
+        &crate::merchant::accounts::save(&call.ctx, m, call.livemode(), &account)?,
     )
 }
 
@@ -46,7 +46,7 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
         let data: Vec<serde_json::Value> = call
             .ctx
             .store
-            .masked_accounts()?
+            .masked_accounts(call.livemode())?
             .iter()
             .filter_map(|m| serde_json::from_str(m).ok())
             .collect();
@@ -62,7 +62,7 @@ pub async fn delete(req: Request, rc: RouteContext<Object>) -> Result<Response> 
     serve(req, rc, Need::Secret, |call| async move {
         let provider = provider_param(&call)?;
         call.merchant()?;
-        let gone = call.ctx.store.delete_account(provider)?;
+        let gone = call.ctx.store.delete_account(provider, call.livemode())?;
         if !gone {
             return Err(ApiError::not_found("provider account").into());
         }

@@ -52,6 +52,7 @@ async fn create_refund(call: Call) -> ApiResult<Reply> {
     let intent = ctx
         .store
         .find_intent(&input.payment_intent)?
+        .filter(|i| (i.row.livemode != 0) == call.livemode())
         .ok_or_else(not_found)?;
     let amount = match &input.amount {
         Some(a) => Some(
@@ -81,8 +82,12 @@ pub async fn retrieve(req: Request, rc: RouteContext<Object>) -> Result<Response
             return Err(missing());
         }
         let refund = call.ctx.store.refund(&id)?.ok_or_else(missing)?;
+        let intent = call.ctx.store.intent(&refund.payment_intent)?;
+        // The other mode's refunds are as missing as another merchant's.
+        if (intent.row.livemode != 0) != call.livemode() {
+            return Err(missing());
+        }
         if refund.status()? == RefundStatus::Pending {
-            let intent = call.ctx.store.intent(&refund.payment_intent)?;
             providers::sync(&call.ctx, &m.id, intent).await?;
         }
         let refund = call.ctx.store.refund(&id)?.ok_or_else(missing)?;
@@ -111,10 +116,10 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
             }
             None => None,
         };
-        let mut rows = call
-            .ctx
-            .store
-            .refunds(intent.as_deref(), before, limit + 1)?;
+        let mut rows =
+            call.ctx
+                .store
+                .refunds(call.livemode(), intent.as_deref(), before, limit + 1)?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let data = rows

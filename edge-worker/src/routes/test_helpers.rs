@@ -22,7 +22,7 @@ struct Advance {
 pub async fn advance_clock(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
         let input: Advance = call.json()?;
-        if call.merchant()?.livemode != 0 {
+        if call.livemode() {
             return Err(Fail::Api(ApiError::invalid_request(
                 "livemode_not_allowed",
                 "Test clocks exist in test mode only.",

@@ -60,7 +60,7 @@ pub async fn create(req: Request, rc: RouteContext<Object>) -> Result<Response> 
     serve(req, rc, Need::Secret, |call| async move {
         let input: CreateWebhookEndpoint = call.json()?;
         let m = call.merchant()?;
-        let livemode = m.livemode != 0;
+        let livemode = call.livemode();
         check_endpoint_url(&input.url, allow_loopback(&call))
             .map_err(|why| bad("url", why.to_string()))?;
         let mut events = Vec::new();
@@ -103,7 +103,7 @@ fn endpoint(call: &Call) -> ApiResult<EndpointRow> {
     if !is_id("we_", id) {
         return Err(missing());
     }
-    let livemode = call.merchant()?.livemode != 0;
+    let livemode = call.livemode();
     call.ctx.store.endpoint(id, livemode)?.ok_or_else(missing)
 }
 
@@ -118,7 +118,7 @@ pub async fn retrieve(req: Request, rc: RouteContext<Object>) -> Result<Response
 
 pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
-        let livemode = call.merchant()?.livemode != 0;
+        let livemode = call.livemode();
         let clock = call.ctx.store.clock_now(call.ctx.now)?;
         let data = call
             .ctx

@@ -17,7 +17,10 @@ use crate::merchant::Object;
 /// merchant's account for `provider`, opened only for an id of our shape held by
 /// this very object (anything else is no merchant of ours). The provider's handler
 /// answers a missing account exactly as a bad signature, checks the signature, and
-/// applies the callback; its outcome, or its error, is the answer.
+/// applies the callback; its outcome, or its error, is the answer. Test and live
+/// credentials sign with different secrets: the test account is tried first, then
+/// the live one, and the callback acts only on objects of the mode whose secret
+/// verified it.
 async fn callback(
     mut req: Request,
     rc: RouteContext<Object>,
@@ -28,19 +31,39 @@ async fn callback(
         let merchant_id = rc.param("merchant_id").cloned().unwrap_or_default();
         let body = http::read_body(&mut req).await?;
         let ours = ctx.store.merchant()?.is_some_and(|m| m.id == merchant_id);
-        let account: Option<ProviderAccount> = match is_id("acct_", &merchant_id) && ours {
-            true => crate::merchant::accounts::load(&ctx, &merchant_id, provider)?,
-            false => None,
+        let known = is_id("acct_", &merchant_id) && ours;
+        let account = |livemode| -> ApiResult<Option<ProviderAccount>> {
+            match known {
+                true => crate::merchant::accounts::load(&ctx, &merchant_id, provider, livemode),
+                false => Ok(None),
+            }
         };
-        crate::providers::webhook(
-            ctx,
+        let (test, live) = (account(false)?, account(true)?);
+        let headers = req.headers().clone();
+        let first = crate::providers::webhook(
+            Ctx::new(rc.data.storage(), rc.env.clone()),
             provider,
-            merchant_id,
-            body,
-            req.headers().clone(),
-            account,
+            merchant_id.clone(),
+            body.clone(),
+            headers.clone(),
+            test,
+            false,
         )
-        .await
+        .await;
+        match (first, live) {
+            (Err(e), Some(live)) => crate::providers::webhook(
+                ctx,
+                provider,
+                merchant_id,
+                body,
+                headers,
+                Some(live),
+                true,
+            )
+            .await
+            .map_err(|_| e),
+            (outcome, _) => outcome,
+        }
     }
     .await;
     match outcome {
