@@ -391,6 +391,14 @@ pub struct PaymentIntent {
     pub amount_received: String,
     pub amount_refunded: String,
     pub platform_fee: String,
+    /// What the provider kept, once it is known (Cashcloud's fee schedule); absent
+    /// where the provider does not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_fee: Option<String>,
+    /// What the merchant keeps: received, less refunds carried out and the fees
+    /// charged so far (signed: a refunded payment's fees make it negative).
+    #[serde(default)]
+    pub net: String,
     pub provider: Provider,
     pub provider_reference: Option<String>,
     pub capture_method: CaptureMethod,
@@ -440,6 +448,8 @@ impl PaymentIntent {
             amount_received: state.amount_received.to_amount_string(),
             amount_refunded: state.amount_refunded.to_amount_string(),
             platform_fee: record.platform_fee.to_amount_string(),
+            provider_fee: None,
+            net: state.amount_received.to_amount_string(),
             provider: record.provider,
             provider_reference: record.provider_reference.clone(),
             capture_method: state.capture_method,
@@ -796,6 +806,9 @@ mod tests {
             "amount_received",
             "amount_refunded",
             "platform_fee",
+            // Extensions (API.md lets the contract grow): what the merchant keeps;
+            // `provider_fee` only once the provider's fee is known.
+            "net",
             "provider",
             "provider_reference",
             "capture_method",

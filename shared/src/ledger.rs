@@ -33,6 +33,8 @@ pub enum EntryKind {
     RefundFailed,
     /// The platform's fee on a succeeded payment.
     PlatformFee,
+    /// What the provider kept of a payment, where it says or its fee schedule fixes it.
+    ProviderFee,
 }
 
 crate::wire_names!(EntryKind, "ledger entry kind", {
@@ -43,6 +45,7 @@ crate::wire_names!(EntryKind, "ledger entry kind", {
     RefundSucceeded => "refund_succeeded",
     RefundFailed => "refund_failed",
     PlatformFee => "platform_fee",
+    ProviderFee => "provider_fee",
 });
 
 impl EntryKind {
@@ -52,13 +55,26 @@ impl EntryKind {
     pub fn balance_sign(self) -> i64 {
         match self {
             EntryKind::Captured => 1,
-            EntryKind::RefundSucceeded | EntryKind::PlatformFee => -1,
+            EntryKind::RefundSucceeded | EntryKind::PlatformFee | EntryKind::ProviderFee => -1,
             EntryKind::Authorized
             | EntryKind::Released
             | EntryKind::RefundPending
             | EntryKind::RefundFailed => 0,
         }
     }
+}
+
+/// A signed minor-unit amount as the API writes it: `-12.50`, `0.00`, `247.35`.
+pub fn signed_amount(
+    minor: i64,
+    currency: crate::money::Currency,
+) -> Result<String, crate::money::AmountError> {
+    let abs = Money::from_minor_units(minor.checked_abs().unwrap_or(i64::MAX), currency)?;
+    Ok(if minor < 0 {
+        format!("-{}", abs.to_amount_string())
+    } else {
+        abs.to_amount_string()
+    })
 }
 
 /// The ledger as a merchant downloads it (`Accept: text/csv`): one line per row,
@@ -132,6 +148,7 @@ pub struct Balances {
     pub refunded: i64,
     pub refund_failed: i64,
     pub platform_fee: i64,
+    pub provider_fee: i64,
 }
 
 impl Balances {
@@ -146,6 +163,7 @@ impl Balances {
                 EntryKind::RefundSucceeded => &mut b.refunded,
                 EntryKind::RefundFailed => &mut b.refund_failed,
                 EntryKind::PlatformFee => &mut b.platform_fee,
+                EntryKind::ProviderFee => &mut b.provider_fee,
             };
             *slot += e.amount;
         }
@@ -155,6 +173,12 @@ impl Balances {
     /// Reserved and neither taken nor given back.
     pub fn capturable(&self) -> i64 {
         (self.authorized - self.captured - self.released).max(0)
+    }
+
+    /// What the merchant keeps (minor units, may be negative): captured, less refunds
+    /// carried out and both fees — the sum of the rows' signed effects.
+    pub fn net(&self) -> i64 {
+        self.captured - self.refunded - self.platform_fee - self.provider_fee
     }
 
     pub fn received(&self) -> i64 {
@@ -280,11 +304,12 @@ mod tests {
         /// The signed sum of an intent's rows is what the merchant keeps:
         /// captured − refunded − the platform's fee.
         #[test]
-        fn net_is_captured_less_refunds_and_fee(amounts in proptest::collection::vec((0usize..7, 1i64..100_000), 0..40)) {
+        fn net_is_captured_less_refunds_and_fee(amounts in proptest::collection::vec((0usize..EntryKind::ALL.len(), 1i64..100_000), 0..40)) {
             let entries: Vec<Entry> = amounts.iter().map(|(k, a)| Entry { kind: EntryKind::ALL[*k], amount: *a }).collect();
             let b = Balances::of(&entries);
             let net: i64 = entries.iter().map(|e| e.kind.balance_sign() * e.amount).sum();
-            prop_assert_eq!(net, b.captured - b.refunded - b.platform_fee);
+            prop_assert_eq!(net, b.captured - b.refunded - b.platform_fee - b.provider_fee);
+            prop_assert_eq!(net, b.net());
         }
     }
     use crate::intent::{apply, CaptureMethod, IntentEvent, IntentStatus, ProviderEvent};

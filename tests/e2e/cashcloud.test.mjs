@@ -64,6 +64,16 @@ test('approve in the wallet: the callback prompts a re-check and the intent succ
   assert.equal(now.status, 'succeeded');
   assert.equal(now.amount_received, '4.50');
   assert.equal(now.next_action, null);
+  // Cashcloud's fee on the Corporate plan: 1.5 % of 4.50 (0.0675 → 0.07) + 0.20; the
+  // merchant keeps 4.50 − 0.27 − the platform's 0.50.
+  assert.equal(now.provider_fee, '0.27');
+  assert.equal(now.net, '3.73');
+  const rows = (await api('GET', `/v1/balance_transactions?payment_intent=${pi.id}`, { key: m.secret_key })).json.data;
+  assert.deepEqual(rows.filter((r) => r.type === 'provider_fee').map((r) => [r.amount, r.net]), [['0.27', '-0.27']]);
+  // Read again (the callback and the read both re-check): the fee is written once.
+  const again = (await read(m, pi)).json;
+  assert.equal(again.provider_fee, '0.27');
+  assert.equal((await api('GET', `/v1/balance_transactions?payment_intent=${pi.id}&type=provider_fee`, { key: m.secret_key })).json.data.length, 1);
 });
 
 test('declined in the wallet, and expired: back to requires_payment_method with the reason', async () => {

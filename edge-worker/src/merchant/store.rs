@@ -225,7 +225,16 @@ impl Intent {
     }
 
     pub fn to_api(&self) -> ApiResult<PaymentIntent> {
-        Ok(PaymentIntent::from_state(&self.record()?, &self.state()?))
+        let mut pi = PaymentIntent::from_state(&self.record()?, &self.state()?);
+        let currency = self.currency()?;
+        let signed = |minor| {
+            shared::ledger::signed_amount(minor, currency).map_err(|_| corrupt("ledger", self.id()))
+        };
+        if self.balances.provider_fee > 0 {
+            pi.provider_fee = Some(signed(self.balances.provider_fee)?);
+        }
+        pi.net = signed(self.balances.net())?;
+        Ok(pi)
     }
 }
 
@@ -799,6 +808,25 @@ impl Store {
                 currency.code().into(),
                 now.into(),
             ],
+        )?;
+        Ok(())
+    }
+
+    /// The provider's fee on a payment, once: a second report changes nothing.
+    pub fn record_provider_fee(&self, intent_id: &str, minor: i64, now: i64) -> ApiResult<()> {
+        let intent = self.intent(intent_id)?;
+        if minor <= 0 || intent.balances.provider_fee > 0 {
+            return Ok(());
+        }
+        self.append(
+            intent_id,
+            None,
+            Entry {
+                kind: EntryKind::ProviderFee,
+                amount: minor,
+            },
+            intent.currency()?,
+            now,
         )?;
         Ok(())
     }

@@ -299,6 +299,13 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
             ctx.store.release_daily_slot(&day(requested_at))?;
         }
     }
+    if after.status()? == shared::intent::IntentStatus::Succeeded {
+        // Cashcloud's fee follows from its published schedule for the merchant's plan.
+        let fee = shared::fees::cashcloud_fee(setup.account.plan, &after.state()?.amount)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+        ctx.store
+            .record_provider_fee(intent.id(), fee.to_minor_units(), ctx.now)?;
+    }
     settle_pending_refunds(ctx, &setup, &after).await?;
     Ok(Outcome::Done(ctx.store.intent(intent.id())?))
 }

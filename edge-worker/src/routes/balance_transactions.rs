@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use shared::api::{BalanceTransaction, BalanceTransactionObject, List};
 use shared::error::ApiError;
-use shared::ledger::{balance_transactions_csv, EntryKind};
+use shared::ledger::{balance_transactions_csv, signed_amount, EntryKind};
 use shared::money::{Currency, Money};
 use worker::{Request, Response, Result, RouteContext};
 
@@ -29,11 +29,7 @@ fn view(r: &LedgerRow) -> ApiResult<BalanceTransaction> {
     let amount = Money::from_minor_units(r.amount, currency)
         .map_err(|_| corrupt())?
         .to_amount_string();
-    let net = match kind.balance_sign() {
-        0 => Money::zero(currency).to_amount_string(),
-        s if s < 0 => format!("-{amount}"),
-        _ => amount.clone(),
-    };
+    let net = signed_amount(kind.balance_sign() * r.amount, currency).map_err(|_| corrupt())?;
     Ok(BalanceTransaction {
         id: format!("{ID_PREFIX}{:012}", r.seq),
         object: BalanceTransactionObject::BalanceTransaction,
@@ -68,7 +64,7 @@ fn filter(call: &Call, csv: bool) -> ApiResult<LedgerFilter> {
         Some(k) => vec![EntryKind::from_str(k).map_err(|_| {
             bad(
                 "type",
-                "type must be one of authorized, captured, released, refund, refund_pending, refund_succeeded, refund_failed, platform_fee.",
+                "type must be one of authorized, captured, released, refund, refund_pending, refund_succeeded, refund_failed, platform_fee, provider_fee.",
             )
         })?],
     };
