@@ -20,6 +20,8 @@ test('capture 247.35 of 300.00, refund 47.35: the rows, their net, and the same 
     ['authorized', '300.00', '0.00'],
     ['captured', '247.35', '247.35'],
     ['platform_fee', '0.50', '-0.50'],
+    // Stripe's fee on the capture (the recording proxy books 2.9 % + 0.30).
+    ['provider_fee', '7.47', '-7.47'],
     ['refund_pending', '47.35', '0.00'],
     ['refund_succeeded', '47.35', '-47.35'],
     ['released', '52.65', '0.00'],
@@ -28,10 +30,11 @@ test('capture 247.35 of 300.00, refund 47.35: the rows, their net, and the same 
   assert.equal(r.json.data.find((t) => t.type === 'refund_succeeded').refund, re.json.id);
   // The intent's own amounts are these rows' sums.
   const net = r.json.data.reduce((s, t) => s + Math.round(Number(t.net) * 100), 0);
-  assert.equal(net, 24735 - 4735 - 50);
+  assert.equal(net, 24735 - 4735 - 50 - 747);
   const intent = (await api('GET', `/v1/payment_intents/${pi.id}`, { key: m.secret_key })).json;
   assert.equal(intent.amount_received, '247.35');
   assert.equal(intent.amount_refunded, '47.35');
+  assert.equal(intent.net, '192.03');
 
   // The day's CSV: the same rows.
   const day = Math.floor(Date.now() / 1000 / 86400) * 86400;
@@ -65,7 +68,7 @@ test('filters and pages: type, refund rows together, starting_after; bad filters
   assert.equal(first.json.has_more, true);
   const next = await rows(m, `?limit=100&starting_after=${first.json.data[1].id}`);
   assert.equal(next.json.has_more, false);
-  assert.equal(first.json.data.length + next.json.data.length, 6);
+  assert.equal(first.json.data.length + next.json.data.length, 7);
   assert.ok(next.json.data.every((t) => t.id < first.json.data[1].id));
   errorOf(assert, await rows(m, '?type=captures'), 400);
   errorOf(assert, await rows(m, '?created_gte=yesterday'), 400);

@@ -45,6 +45,10 @@ test('4242 succeeds at once; the intent records what was received', async () => 
   assert.equal(r.json.amount_received, '12.50');
   assert.match(r.json.provider_reference, /^pi_/);
   assert.equal(r.json.platform_fee, '0.50');
+  // Stripe's fee from the charge's balance transaction (the recording proxy books
+  // Stripe's 2.9 % + 0.30, where localstripe books 0): 0.3625 → 0.36 + 0.30.
+  assert.equal(r.json.provider_fee, '0.66');
+  assert.equal(r.json.net, '11.34');
   errorOf(assert, await confirm(m, pi, await paymentMethod('4242424242424242')), 400);
 });
 
@@ -59,6 +63,9 @@ for (const card of ['4000002500003155', '4000000000003220']) {
     const done = await read(m, pi);
     assert.equal(done.json.status, 'succeeded', done.text);
     assert.equal(done.json.next_action, null);
+    // The fee arrives with Stripe's answer read after 3-D Secure: 0.87 + 0.30.
+    assert.equal(done.json.provider_fee, '1.17');
+    assert.equal(done.json.net, '28.33');
 
     const pi2 = await intent(m, '30.00');
     const r2 = await confirm(m, pi2, await paymentMethod(card));
@@ -97,6 +104,9 @@ test('capture less than authorised, then refund part, the rest, and one cent mor
   assert.equal(cap.json.status, 'succeeded');
   assert.equal(cap.json.amount_received, '247.35');
   assert.equal(cap.json.amount_capturable, '0.00');
+  // Stripe's fee on what was captured, not on the authorisation: 7.17 + 0.30.
+  assert.equal(cap.json.provider_fee, '7.47');
+  assert.equal(cap.json.net, '239.38');
   errorOf(assert, await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: {} }), 400);
 
   const part = await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id, amount: '100.00' }, idem: randomUUID() });
@@ -110,6 +120,8 @@ test('capture less than authorised, then refund part, the rest, and one cent mor
   assert.equal(rest.json.amount, '147.35');
   const before = (await read(m, pi)).text;
   assert.equal(JSON.parse(before).amount_refunded, '247.35');
+  // All given back; the fees stay charged.
+  assert.equal(JSON.parse(before).net, '-7.97');
   const cent = await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id, amount: '0.01' } });
   errorOf(assert, cent, 400, 'invalid_request_error');
   assert.equal((await read(m, pi)).text, before, 'nothing changed');

@@ -12,6 +12,7 @@
 //     PaymentIntent answers so the Worker sees Stripe-shaped JSON;
 //   - `amount_received` / `amount_capturable` on PaymentIntents, which localstripe leaves
 //     out (after a partial capture it books the released rest as a refund instead);
+//   - Stripe's fee on an expanded balance transaction (localstripe books fee 0);
 //   - Stripe's idempotency (replay for 24 h, 400 on a changed body, 409 while in flight);
 //   - a shape check localstripe cannot make: a PaymentIntent confirm (`POST …/confirm`, or a
 //     create with `confirm=true` that is not `off_session=true`) must carry
@@ -125,6 +126,29 @@ function connectShape(removed) {
     if (amount !== null) out.transfer_data.amount = /^\d+$/.test(amount) ? Number(amount) : amount;
   }
   return out;
+}
+
+// Stripe's fee on a charge's balance transaction: localstripe books every charge with
+// fee 0, real Stripe never does. The stand-in books Stripe's standard card rate,
+// 2.9 % + 0.30 (rounded half up to the minor unit), on an expanded balance transaction
+// (`expand[]=latest_charge.balance_transaction`), and the net to match.
+export const FEE_PERCENT = 2.9;
+export const FEE_FIXED = 30;
+export function stripeFee(amount) {
+  return Math.floor((amount * FEE_PERCENT) / 100 + 0.5) + FEE_FIXED;
+}
+function withFee(pi, captured) {
+  const txn = pi.latest_charge?.balance_transaction;
+  if (!txn || typeof txn !== 'object' || txn.fee !== 0 || !(txn.amount > 0)) return {};
+  // Stripe books what was captured (localstripe books the whole authorisation).
+  const amount = captured ?? txn.amount;
+  const fee = stripeFee(amount);
+  return {
+    latest_charge: {
+      ...pi.latest_charge,
+      balance_transaction: { ...txn, amount, fee, net: amount - fee, fee_details: [{ amount: fee, currency: txn.currency, type: 'stripe_fee' }] },
+    },
+  };
 }
 
 // Stripe's amounts on a PaymentIntent, as localstripe's status implies them.
@@ -330,7 +354,7 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
           const form = new URLSearchParams(body.toString());
           captured.set(obj.id, Number(form.get('amount_to_capture') ?? obj.amount));
         }
-        out = Buffer.from(JSON.stringify({ ...obj, ...amounts(obj, captured.get(obj.id)), ...(extra ?? {}) }));
+        out = Buffer.from(JSON.stringify({ ...obj, ...amounts(obj, captured.get(obj.id)), ...withFee(obj, captured.get(obj.id)), ...(extra ?? {}) }));
       }
     }
     if ('content-length' in outHeaders) outHeaders['content-length'] = out.length;

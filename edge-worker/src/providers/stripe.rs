@@ -4,7 +4,7 @@
 use shared::accounts::{ProviderAccount, StripeAccount, StripeMode};
 use shared::api::{NewPaymentIntent, ProviderSetup};
 use shared::error::ApiError;
-use shared::intent::{IntentEvent, Provider, ProviderEvent};
+use shared::intent::{IntentEvent, IntentStatus, Provider, ProviderEvent};
 use shared::money::Money;
 use shared::secrets::Secret;
 use shared::stripe::events::{self, to_events};
@@ -267,7 +267,19 @@ fn record(ctx: &Ctx, id: &str, pi: &StripePaymentIntent) -> ApiResult<Intent> {
     ctx.store
         .set_next_action(id, events::next_action(pi).as_ref())?;
     let evs = to_events(pi, &intent.state()?, ctx.now);
-    Ok(ctx.store.apply_events(id, &evs, ctx.now)?.0)
+    let (after, _) = ctx.store.apply_events(id, &evs, ctx.now)?;
+    // Stripe's fee, once the charge is booked; only when it is booked in the
+    // payment's own currency (a fee in another settlement currency is not one of
+    // this intent's amounts).
+    if let Some((fee, currency)) = pi.fee() {
+        if after.status()? == IntentStatus::Succeeded
+            && currency.eq_ignore_ascii_case(after.currency()?.code())
+        {
+            ctx.store.record_provider_fee(id, fee, ctx.now)?;
+            return ctx.store.intent(id);
+        }
+    }
+    Ok(after)
 }
 
 /// Stripe's current word on the intent, and on its pending refunds.

@@ -91,6 +91,10 @@ pub fn charge_off_session(
 /// `next_action.type = use_stripe_sdk` for Stripe.js to finish, and `return_url`
 /// when given. Keyed `{our_intent_id}:create_and_confirm:{attempt}`: a second card
 /// after a decline is a new payment, a resend of the same try is not.
+/// Every answer that may carry a captured charge brings its balance transaction
+/// (which expands the charge too): Stripe's fee, without another call.
+pub const FEE_EXPAND: &str = "latest_charge.balance_transaction";
+
 pub fn create_and_confirm_payment_intent(
     auth: &Auth,
     charge: &Charge,
@@ -106,6 +110,7 @@ pub fn create_and_confirm_payment_intent(
     if let Some(url) = return_url {
         form.push("return_url", url);
     }
+    form.push_list("expand", FEE_EXPAND);
     let key = idempotency_key(charge.our_intent_id, "create_and_confirm", Some(attempt));
     Ok(post(auth, "/v1/payment_intents".to_owned(), &form, &key))
 }
@@ -194,6 +199,7 @@ pub fn confirm_payment_intent(
     if let Some(url) = return_url {
         form.push("return_url", url);
     }
+    form.push_list("expand", FEE_EXPAND);
     let key = idempotency_key(our_intent_id, "confirm", Some(attempt));
     Ok(post(
         auth,
@@ -214,6 +220,7 @@ pub fn capture_payment_intent(
     check_id("pi_", stripe_intent_id)?;
     let mut form = Form::new();
     form.push("amount_to_capture", minor_units(&amount)?.to_string());
+    form.push_list("expand", FEE_EXPAND);
     let key = idempotency_key(our_intent_id, "capture", None);
     Ok(post(
         auth,
@@ -239,15 +246,15 @@ pub fn cancel_payment_intent(
     ))
 }
 
-/// `GET /v1/payment_intents/{id}` with the latest charge expanded, whose
-/// `amount_refunded` is the refund total.
+/// `GET /v1/payment_intents/{id}` with the latest charge expanded (its
+/// `amount_refunded` is the refund total) and its balance transaction (Stripe's fee).
 pub fn retrieve_payment_intent(
     auth: &Auth,
     stripe_intent_id: &str,
 ) -> Result<HttpRequest, BuildError> {
     check_id("pi_", stripe_intent_id)?;
     let mut query = Form::new();
-    query.push_list("expand", "latest_charge");
+    query.push_list("expand", FEE_EXPAND);
     Ok(HttpRequest::get(
         format!("/v1/payment_intents/{stripe_intent_id}?{}", query.encode()),
         base_headers(auth),
@@ -458,6 +465,7 @@ mod tests {
                 ("payment_method", "pm_1"),
                 ("confirm", "true"),
                 ("use_stripe_sdk", "true"),
+                ("expand[]", "latest_charge.balance_transaction"),
             ])
         );
         // The key never shows in Debug output.
@@ -553,7 +561,10 @@ mod tests {
 
         let r = confirm_payment_intent(&a, "pi_ours1", "pi_3Abc", None, 2).unwrap();
         assert_eq!(r.path, "/v1/payment_intents/pi_3Abc/confirm");
-        assert_eq!(r.body, "use_stripe_sdk=true");
+        assert_eq!(
+            r.body,
+            "use_stripe_sdk=true&expand%5B%5D=latest_charge.balance_transaction"
+        );
         assert_eq!(r.header("Idempotency-Key"), Some("pi_ours1:confirm:2"));
         let r =
             confirm_payment_intent(&a, "pi_ours1", "pi_3Abc", Some("https://s/x?a=1"), 3).unwrap();
@@ -561,14 +572,21 @@ mod tests {
             fields(&r),
             pairs(&[
                 ("use_stripe_sdk", "true"),
-                ("return_url", "https://s/x?a=1")
+                ("return_url", "https://s/x?a=1"),
+                ("expand[]", "latest_charge.balance_transaction")
             ])
         );
         assert_eq!(r.header("Idempotency-Key"), Some("pi_ours1:confirm:3"));
 
         let r = capture_payment_intent(&a, "pi_ours1", "pi_3Abc", chf("30.00")).unwrap();
         assert_eq!(r.path, "/v1/payment_intents/pi_3Abc/capture");
-        assert_eq!(fields(&r), pairs(&[("amount_to_capture", "3000")]));
+        assert_eq!(
+            fields(&r),
+            pairs(&[
+                ("amount_to_capture", "3000"),
+                ("expand[]", "latest_charge.balance_transaction")
+            ])
+        );
         assert_eq!(r.header("Idempotency-Key"), Some("pi_ours1:capture"));
 
         let r = cancel_payment_intent(&a, "pi_ours1", "pi_3Abc").unwrap();
@@ -583,7 +601,7 @@ mod tests {
             (r.method, r.path.as_str(), r.body.as_str()),
             (
                 "GET",
-                "/v1/payment_intents/pi_3Abc?expand%5B%5D=latest_charge",
+                "/v1/payment_intents/pi_3Abc?expand%5B%5D=latest_charge.balance_transaction",
                 ""
             )
         );
@@ -750,6 +768,7 @@ mod tests {
                 ("confirm", "true"),
                 ("use_stripe_sdk", "true"),
                 ("return_url", "https://s/r"),
+                ("expand[]", "latest_charge.balance_transaction"),
             ])
         );
         assert_eq!(
@@ -758,7 +777,7 @@ mod tests {
         );
         let r = create_and_confirm_payment_intent(&a, &c, "pm_card1", None, 2).unwrap();
         assert!(
-            r.body.ends_with("&confirm=true&use_stripe_sdk=true"),
+            r.body.contains("&confirm=true&use_stripe_sdk=true&"),
             "{}",
             r.body
         );

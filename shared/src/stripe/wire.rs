@@ -82,8 +82,36 @@ pub struct StripeCharge {
     pub currency: Option<String>,
     #[serde(default)]
     pub payment_intent: Option<IdRef>,
+    /// Where the charge's money and Stripe's fee are booked: an id, or the object
+    /// when expanded (`expand[]=latest_charge.balance_transaction`).
+    #[serde(default)]
+    pub balance_transaction: Option<Expandable<StripeBalanceTransaction>>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, Value>,
+}
+
+/// The part of a balance transaction we read: Stripe's fee, in the currency the
+/// money settles in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeBalanceTransaction {
+    pub id: String,
+    pub fee: i64,
+    /// Lowercase ISO code of the settlement currency.
+    pub currency: String,
+}
+
+impl StripePaymentIntent {
+    /// Stripe's fee on the payment, in minor units of `currency`, once the charge has
+    /// a balance transaction and it was expanded.
+    pub fn fee(&self) -> Option<(i64, &str)> {
+        let Some(Expandable::Object(charge)) = &self.latest_charge else {
+            return None;
+        };
+        match &charge.balance_transaction {
+            Some(Expandable::Object(t)) => Some((t.fee, t.currency.as_str())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
