@@ -305,3 +305,53 @@ test('axe-core finds no accessibility violations on the transactions page (list,
     await browser.close();
   }
 });
+
+test('pages of 25, the To day, and a cancel through the dialog that releases the reservation', async () => {
+  const m = await stripeMerchant();
+  const pi = await held(m);
+  for (let i = 0; i < 26; i += 1) await intent(m, `${i + 1}.00`);
+  const browser = await launchBrowser();
+  try {
+    const { page, errors } = await openPage(browser, m);
+    await page.locator('#list-status').filter({ hasText: '25 payments; more on the next page.' }).waitFor();
+    const first = (await rowsOf(page, '#intents')).map((r) => r[1]);
+    assert.equal(await page.locator('#prev-page').isDisabled(), true);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.locator('#list-status').filter({ hasText: 'Page 2: 2 payments.' }).waitFor();
+    const second = (await rowsOf(page, '#intents')).map((r) => r[1]);
+    // Newest first by (created, id): seconds, then the random id; each intent once.
+    assert.equal(new Set([...first, ...second]).size, 27, 'every intent once over the two pages');
+    assert.ok([...first, ...second].includes(pi.id));
+    assert.equal(await page.locator('#next-page').isDisabled(), true);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.locator('#list-status').filter({ hasText: '25 payments; more on the next page.' }).waitFor();
+    assert.deepEqual((await rowsOf(page, '#intents')).map((r) => r[1]), first);
+
+    // Up to yesterday: nothing. A To day before the From day is refused on the page.
+    const yesterday = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+    await page.locator('#f-to').fill(yesterday);
+    await page.getByRole('button', { name: 'Show payments' }).click();
+    await page.locator('#list-status').filter({ hasText: 'No payments match these filters.' }).waitFor();
+    await page.locator('#f-from').fill(today());
+    await page.getByRole('button', { name: 'Show payments' }).click();
+    assert.equal(await page.locator('#f-to-error').textContent(), 'The To day is before the From day.');
+
+    // Cancel the reservation.
+    await page.goto(`${WORKER}/transactions.html#${pi.id}`);
+    await page.locator('#d-id').filter({ hasText: pi.id }).waitFor();
+    await page.getByRole('button', { name: 'Cancel payment…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.equal(await page.locator('#confirm-text').textContent(),
+      'Cancel this payment and release the CHF 300.00 reserved on the customer\'s card?');
+    await dialog.getByRole('button', { name: 'Cancel the payment' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.locator('#action-status').filter({ hasText: 'The payment is canceled.' }).waitFor();
+    assert.deepEqual(await ledgerOf(page), [['authorized', 'CHF 300.00', 'CHF 0.00'], ['released', 'CHF 300.00', 'CHF 0.00']]);
+    assert.equal(await page.locator('#no-actions').isVisible(), true);
+    assert.equal((await read(m, pi)).json.status, 'canceled');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
