@@ -229,6 +229,10 @@
       a.href = `#${pi.id}`;
       a.className = 'mono';
       a.textContent = pi.id;
+      // The payment already shown: the hash does not change, so open it here.
+      a.addEventListener('click', (ev) => {
+        if (location.hash === a.hash) { ev.preventDefault(); openDetail(pi.id); }
+      });
       td.appendChild(a);
       cell(tr, money(pi.currency, pi.amount), 'num');
       cell(tr, pi.status);
@@ -426,8 +430,10 @@
     });
   }
 
+  let loading = 0; // answers for an older request than the latest are dropped
   async function loadDetail(id) {
     const status = $('detail-status');
+    const seq = ++loading;
     say(status, 'Loading the payment…');
     try {
       const pi = await api('GET', `/v1/payment_intents/${encodeURIComponent(id)}`);
@@ -436,6 +442,7 @@
         all('/v1/refunds', { payment_intent: pi.id }),
         eventsOf(pi),
       ]);
+      if (seq !== loading) return false;
       renderIntent(pi);
       renderLedger(ledger);
       renderRefunds(refunds);
@@ -444,6 +451,7 @@
       updateListRow(pi);
       return true;
     } catch (e) {
+      if (seq !== loading) return false;
       say(status, `The payment could not be loaded: ${describe(e)}`, 'error');
       keyRefused(e);
       return false;
@@ -472,10 +480,13 @@
     clearActionMessages();
     $('capture-amount').value = '';
     $('refund-amount').value = '';
+    $('d-id').textContent = id;
     if (current && current.id !== id) {
       current = null;
       $('d-fields').replaceChildren();
-      $('d-id').textContent = id;
+      $('d-ledger').tBodies[0].replaceChildren();
+      $('d-refunds').tBodies[0].replaceChildren();
+      $('d-events').replaceChildren();
       for (const f of ['capture-form', 'refund-form', 'cancel-row', 'no-actions']) $(f).hidden = true;
     }
     const ok = await loadDetail(id);
@@ -563,7 +574,7 @@
     }
   });
 
-  function amountFrom(form, input) {
+  function amountFrom(input) {
     clearActionMessages();
     const pi = current;
     if (!pi) return null;
@@ -582,7 +593,7 @@
 
   $('capture-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const a = amountFrom(ev.target, 'capture-amount');
+    const a = amountFrom('capture-amount');
     if (!a) return;
     const { pi, d } = a;
     const cur = pi.currency;
@@ -610,7 +621,7 @@
 
   $('refund-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const a = amountFrom(ev.target, 'refund-amount');
+    const a = amountFrom('refund-amount');
     if (!a) return;
     const { pi, d } = a;
     const cur = pi.currency;
