@@ -434,6 +434,7 @@
   async function loadDetail(id) {
     const status = $('detail-status');
     const seq = ++loading;
+    $('detail').setAttribute('aria-busy', 'true');
     say(status, 'Loading the payment…');
     try {
       const pi = await api('GET', `/v1/payment_intents/${encodeURIComponent(id)}`);
@@ -455,6 +456,8 @@
       say(status, `The payment could not be loaded: ${describe(e)}`, 'error');
       keyRefused(e);
       return false;
+    } finally {
+      if (seq === loading) $('detail').removeAttribute('aria-busy');
     }
   }
 
@@ -516,7 +519,10 @@
   let busy = false;
 
   function ask({ title, text, more, yes, run, opener, field, verb }) {
-    pending = { run, opener, field, verb };
+    // Where the merchant was (the amount field after Enter, or the button): the dialog
+    // gives the focus back there when it closes unconfirmed.
+    const from = document.activeElement && document.activeElement !== document.body ? document.activeElement : opener;
+    pending = { run, opener: from, field, verb };
     $('confirm-title').textContent = title;
     $('confirm-text').textContent = text;
     $('confirm-more').textContent = more || '';
@@ -529,19 +535,20 @@
   }
 
   dialog.addEventListener('cancel', (ev) => { if (busy) ev.preventDefault(); });
+  // Closed without confirming (Escape or "Go back"): nothing was sent.
   dialog.addEventListener('close', () => {
     const p = pending;
     pending = null;
-    if (!p) return;
-    if (p.result === 'error' && p.field && !$(p.field).closest('[hidden]')) {
-      $(p.field).focus();
-    } else if (p.result === 'done' || !p.opener.isConnected || p.opener.closest('[hidden]')) {
-      $('actions-h').focus();
-    } else {
-      p.opener.focus();
-      say($('action-status'), `Nothing was done: the ${p.verb} was not confirmed.`, 'ok');
-    }
+    if (!p || p.result) return;
+    say($('action-status'), `Nothing was done: the ${p.verb} was not confirmed.`, 'ok');
+    if (p.opener.isConnected && !p.opener.closest('[hidden]')) p.opener.focus();
+    else $('actions-h').focus();
   });
+  // After a confirmed action: to the amount to correct, or to the actions as they are now.
+  function settleFocus(p) {
+    if (p.result === 'error' && p.field && !$(p.field).closest('[hidden]')) $(p.field).focus();
+    else $('actions-h').focus();
+  }
   $('confirm-no').addEventListener('click', () => { if (!busy) dialog.close(); });
   $('confirm-yes').addEventListener('click', async () => {
     if (busy || !pending) return;
@@ -571,6 +578,7 @@
     } finally {
       busy = false;
       dialog.close();
+      settleFocus(p);
     }
   });
 
