@@ -302,7 +302,7 @@
   const FIELDS = [
     ['id', 'Id'], ['status', 'Status'], ['amount', 'Amount'], ['currency', 'Currency'],
     ['amount_capturable', 'Capturable'], ['amount_received', 'Received'], ['amount_refunded', 'Refunded'],
-    ['platform_fee', 'Platform fee'], ['provider', 'Provider'], ['provider_reference', 'Provider reference'],
+    ['platform_fee', 'Platform fee'], ['provider_fee', 'Provider fee'], ['net', 'Net'], ['provider', 'Provider'], ['provider_reference', 'Provider reference'],
     ['capture_method', 'Capture method'], ['capture_before', 'Capture before'], ['created', 'Created (UTC)'],
     ['livemode', 'Mode'], ['description', 'Description'], ['order_reference', 'Order reference'],
     ['customer', 'Customer'], ['payment_method', 'Payment method'], ['last_error', 'Last error'],

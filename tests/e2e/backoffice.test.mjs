@@ -121,6 +121,8 @@ test('the back office captures 247.35 of 300.00, refunds 47.35, shows both ledge
       ['authorized', 'CHF 300.00', 'CHF 0.00'],
       ['captured', 'CHF 247.35', 'CHF 247.35'],
       ['platform_fee', 'CHF 0.50', 'CHF -0.50'],
+      // Stripe's fee on the capture, as the recording proxy books it.
+      ['provider_fee', 'CHF 7.47', 'CHF -7.47'],
       ['refund_pending', 'CHF 47.35', 'CHF 0.00'],
       ['refund_succeeded', 'CHF 47.35', 'CHF -47.35'],
       ['released', 'CHF 52.65', 'CHF 0.00'],
@@ -131,6 +133,8 @@ test('the back office captures 247.35 of 300.00, refunds 47.35, shows both ledge
     const fields = await page.locator('#d-fields').textContent();
     assert.match(fields, /Received247\.35/);
     assert.match(fields, /Refunded47\.35/);
+    assert.match(fields, /Provider fee7\.47/);
+    assert.match(fields, /Net192\.03/);
     const events = await page.locator('#d-events summary').allTextContents();
     for (const type of ['payment_intent.requires_capture', 'payment_intent.succeeded', 'refund.succeeded']) {
       assert.ok(events.some((e) => e.startsWith(`${type} `)), `${type} in ${events}`);
@@ -159,7 +163,7 @@ test('the back office captures 247.35 of 300.00, refunds 47.35, shows both ledge
       .filter((c) => c[6] === pi.id)
       .map(([, , type, amount, net, cur]) => [type, `${cur} ${amount}`, `${cur} ${net}`]).sort();
     assert.deepEqual(fromCsv, ledger);
-    await page.locator('#list-status').filter({ hasText: `Downloaded ledger_${today()}.csv: 6 ledger rows.` }).waitFor();
+    await page.locator('#list-status').filter({ hasText: `Downloaded ledger_${today()}.csv: 7 ledger rows.` }).waitFor();
 
     assert.deepEqual(errors, []);
   } finally {
