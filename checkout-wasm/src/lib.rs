@@ -1,13 +1,24 @@
-//! The checkout widget. One classic `<script>` tag loads it (see `bootstrap.js`);
-//! `mount` renders into the merchant's target element. Card data never passes
+//! The checkout widget. A classic `<script>` tag or the ES module loads it (see
+//! `js/`); `mount` renders into the merchant's target element. Card data never passes
 //! through here: the provider's hosted fields own it.
+//!
+//! `flow` mounts and dispatches to one module per way to pay — `card` (Stripe's
+//! hosted fields), `redirect` (Worldpay's hosted page), `wallet` (Cashcloud) — which
+//! share `outcome` (what the customer and the page are told) and `poll` (asking the
+//! Worker until an open outcome is decided).
 
 mod api;
+mod card;
 mod dom;
 mod flow;
 mod format;
+mod i18n;
+mod model;
+mod outcome;
+mod poll;
 mod redirect;
 mod stripe_js;
+mod style;
 mod view;
 mod wallet;
 
