@@ -22,6 +22,9 @@ pub struct View {
     pub locale: Locale,
     /// The merchant's `appearance` option, handed on to the provider's fields.
     pub appearance: JsValue,
+    /// The pay button had focus when it was hidden: the next message takes it, so a
+    /// keyboard user is not dropped onto the page's `<body>`.
+    focus_next_message: std::cell::Cell<bool>,
 }
 
 impl View {
@@ -73,6 +76,7 @@ impl View {
             t,
             locale,
             appearance: appearance.clone(),
+            focus_next_message: std::cell::Cell::new(false),
         })
     }
 
@@ -84,6 +88,15 @@ impl View {
     pub fn status(&self, text: &str) {
         self.alert.set_text_content(None);
         self.status.set_text_content(Some(text));
+        self.take_focus(&self.status, text);
+    }
+
+    fn take_focus(&self, message: &Element, text: &str) {
+        if text.is_empty() || !self.focus_next_message.replace(false) {
+            return;
+        }
+        let _ = message.set_attribute("tabindex", "-1");
+        let _ = message.unchecked_ref::<HtmlElement>().focus();
     }
 
     pub fn say(&self, key: Key) {
@@ -94,6 +107,7 @@ impl View {
     pub fn problem(&self, text: &str) {
         self.status.set_text_content(None);
         self.alert.set_text_content(Some(text));
+        self.take_focus(&self.alert, text);
     }
 
     /// A problem that ends this checkout (bad link, unreachable service).
@@ -144,6 +158,10 @@ impl View {
 
     /// The payment is settled one way or another: no more input.
     pub fn finished(&self) {
+        let pay: &Element = self.pay.as_ref();
+        let focused = self.doc.active_element();
+        self.focus_next_message
+            .set(focused.is_some_and(|a| a.is_same_node(Some(pay))));
         self.pay.set_hidden(true);
         self.fields.replace_children_with_node_0();
         self.countdown("");
