@@ -8,6 +8,8 @@ import init, { mount as mountWasm } from 'checkout-glue';
 // script pins the wasm too.
 const WASM_PATH = __WASM_PATH__;
 const WASM_INTEGRITY = __WASM_INTEGRITY__;
+// {lang: [path, integrity]} of the string tables other than English (built in).
+const TABLES = __TABLES__;
 const CLIENT_SECRET = /^(pi_[0-9A-Za-z]+)_secret_[0-9A-Za-z]+$/;
 
 let wasm; // one instance per page, however many widgets
@@ -34,8 +36,16 @@ export function start(target, options, defaultBase) {
   };
   const checkout = prefetch(base, opts);
   wasm ??= init({ module_or_path: fetch(new URL(WASM_PATH, base), { integrity: WASM_INTEGRITY }) });
+  // The language as the wasm will choose it (i18n.rs, Locale::choose): its table can
+  // then load while the wasm compiles.
+  const lang = [opts.locale, el.closest('[lang]')?.lang, ...(navigator.languages ?? [])]
+    .map((tag) => String(tag ?? '').trim().split(/[-_]/)[0].toLowerCase())
+    .find((l) => l === 'en' || TABLES[l]) ?? 'en';
+  const strings = TABLES[lang] && fetch(new URL(TABLES[lang][0], base), { integrity: TABLES[lang][1] })
+    .then((r) => (r.ok ? r.text() : Promise.reject(new Error(`${r.status}`))));
+  strings?.catch((e) => console.error(`checkout: the ${lang} strings did not load; English instead`, e));
   handle.ready = wasm.then(
-    () => mountWasm(el, { ...opts, apiBase: base, checkout }),
+    () => mountWasm(el, { ...opts, apiBase: base, checkout, stringsLang: lang, strings }),
     (e) => {
       // No wasm, no words: the page hears it and the console says why.
       console.error('checkout: the widget could not start', e);

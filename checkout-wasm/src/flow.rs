@@ -10,24 +10,42 @@ use wasm_bindgen::JsCast;
 
 use crate::api::Client;
 use crate::dom::OwnTime;
-use crate::i18n::{Key, Locale};
+use crate::i18n::{Key, Lang, Locale, Strings};
 use crate::model::{Json, Setup};
 use crate::view::View;
 
 /// Mounts the checkout for one payment intent into `target`.
 ///
 /// `options`: `{publishableKey, clientSecret, apiBase, locale?, appearance?,
-/// checkout?}` — `apiBase` is the Worker's origin; `checkout` is the bootstrap's
-/// `fetch` of `…/checkout`, started in parallel with the wasm. Resolves once the widget
+/// checkout?, stringsLang?, strings?}` — `apiBase` is the Worker's origin; `checkout`
+/// is the bootstrap's `fetch` of `…/checkout` and `strings` its fetch of the table for
+/// `stringsLang`, both started in parallel with the wasm. Resolves once the widget
 /// is interactive (the provider's fields are up, or the outcome is shown); rejects
 /// with a message otherwise, after dispatching `checkout:failed` on the target.
 #[wasm_bindgen]
 pub async fn mount(target: web_sys::Element, options: JsValue) -> Result<(), JsValue> {
     let clock = OwnTime::start();
     let opt = |k: &str| options.text_at(k).unwrap_or_default();
+    let locale = choose_locale(&target, &opt("locale"));
+    let mut table = None;
+    if locale.lang != Lang::En && Lang::from_code(&opt("stringsLang")) == Some(locale.lang) {
+        if let Some(p) = options
+            .field("strings")
+            .and_then(|p| p.dyn_into::<js_sys::Promise>().ok())
+        {
+            clock.pause();
+            // A table that cannot load leaves the customer with English, not nothing.
+            table = wasm_bindgen_futures::JsFuture::from(p)
+                .await
+                .ok()
+                .and_then(|t| t.as_string());
+            clock.resume();
+        }
+    }
     let view = Rc::new(View::new(
         &target,
-        choose_locale(&target, &opt("locale")),
+        locale,
+        Strings::new(table.as_deref()),
         &options.field("appearance").unwrap_or(JsValue::UNDEFINED),
     )?);
     view.say(Key::Loading);

@@ -3,6 +3,10 @@
 //! English is the reference, and a test fails when a table lacks a key or has one too
 //! many. The language comes from the `locale` option, else the page's `lang`, else the
 //! browser's languages, else English.
+//!
+//! Only English is built into the wasm (it is also what a failed table load falls back
+//! to); the other tables are static files that the bootstrap fetches, pinned by their
+//! hash, in parallel with the wasm — only the one the customer needs.
 
 macro_rules! keys {
     ($($variant:ident => $name:literal),+ $(,)?) => {
@@ -80,23 +84,15 @@ impl Lang {
         }
     }
 
-    fn from_code(code: &str) -> Option<Lang> {
+    pub fn from_code(code: &str) -> Option<Lang> {
         Lang::ALL
             .into_iter()
             .find(|l| l.code().eq_ignore_ascii_case(code))
     }
-
-    /// The table's text.
-    pub fn table(self) -> &'static str {
-        match self {
-            Lang::En => include_str!("i18n/en.txt"),
-            Lang::De => include_str!("i18n/de.txt"),
-            Lang::Fr => include_str!("i18n/fr.txt"),
-            Lang::It => include_str!("i18n/it.txt"),
-            Lang::Ru => include_str!("i18n/ru.txt"),
-        }
-    }
 }
+
+/// The built-in table.
+const ENGLISH: &str = include_str!("i18n/en.txt");
 
 /// The customer's language, and the region that shapes how numbers read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,10 +146,12 @@ pub struct Strings {
 }
 
 impl Strings {
-    pub fn new(lang: Lang) -> Strings {
+    /// A language's strings from its table's text (`None`, or a table that does not
+    /// parse: English).
+    pub fn new(table: Option<&str>) -> Strings {
         // The English table backs up any gap (a test keeps there from being any).
-        let mut texts = parse(lang.table()).unwrap_or_default();
-        let english = parse(Lang::En.table()).unwrap_or_default();
+        let mut texts = table.and_then(|t| parse(t).ok()).unwrap_or_default();
+        let english = parse(ENGLISH).unwrap_or_default();
         texts.resize(Key::ALL.len(), None);
         for (text, fallback) in texts.iter_mut().zip(english) {
             if text.is_none() {
@@ -204,6 +202,19 @@ pub fn parse(table: &str) -> Result<Vec<Option<String>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Lang {
+        /// The table's text, as the build ships it.
+        pub fn table(self) -> &'static str {
+            match self {
+                Lang::En => ENGLISH,
+                Lang::De => include_str!("i18n/de.txt"),
+                Lang::Fr => include_str!("i18n/fr.txt"),
+                Lang::It => include_str!("i18n/it.txt"),
+                Lang::Ru => include_str!("i18n/ru.txt"),
+            }
+        }
+    }
 
     fn placeholders(text: &str) -> Vec<&str> {
         let mut out: Vec<&str> = text
@@ -258,12 +269,21 @@ mod tests {
 
     #[test]
     fn the_german_pay_button_and_a_gap_filled_from_english() {
-        let de = Strings::new(Lang::De);
+        let de = Strings::new(Some(Lang::De.table()));
         assert_eq!(
             de.fill(Key::Pay, "amount", "CHF 1'234.50"),
             "Bezahlen CHF 1'234.50"
         );
-        assert_eq!(Strings::new(Lang::Ru).get(Key::Retry), "Попробовать снова");
+        assert_eq!(
+            Strings::new(Some(Lang::Ru.table())).get(Key::Retry),
+            "Попробовать снова"
+        );
+        let gap = Strings::new(Some("pay = Bezahlen {amount}"));
+        assert_eq!(gap.get(Key::Retry), "Try again");
+        assert_eq!(
+            Strings::new(Some("not a table")).get(Key::Pay),
+            "Pay {amount}"
+        );
     }
 
     #[test]

@@ -28,12 +28,16 @@ pub struct View {
 }
 
 impl View {
-    pub fn new(target: &Element, locale: Locale, appearance: &JsValue) -> Result<View, JsValue> {
+    pub fn new(
+        target: &Element,
+        locale: Locale,
+        t: Strings,
+        appearance: &JsValue,
+    ) -> Result<View, JsValue> {
         let doc = target
             .owner_document()
             .ok_or_else(|| JsValue::from_str("target is not in a document"))?;
         crate::style::adopt(&doc)?;
-        let t = Strings::new(locale.lang);
         let el = |tag: &str, class: &str| -> Result<Element, JsValue> {
             let e = doc.create_element(tag)?;
             e.set_class_name(class);

@@ -130,12 +130,12 @@ mod tests {
 
     #[test]
     fn countdown_reads_minutes_and_seconds_and_rounds_up() {
-        let en = Strings::new(Lang::En);
+        let en = Strings::new(None);
         assert_eq!(countdown_text(&en, 299_001.0), "5:00 left to approve");
         assert_eq!(countdown_text(&en, 65_000.0), "1:05 left to approve");
         assert_eq!(countdown_text(&en, 1.0), "0:01 left to approve");
         assert!(countdown_text(&en, 0.0).starts_with("Time is up"));
-        let ru = Strings::new(Lang::Ru);
+        let ru = Strings::new(Some(Lang::Ru.table()));
         assert_eq!(
             countdown_text(&ru, 65_000.0),
             "Осталось 1:05 на подтверждение"

@@ -31,6 +31,11 @@ fn amounts_are_formatted_exactly_for_the_locale() {
     );
 }
 
+fn table(text: &str) -> JsValue {
+    let p: js_sys::Promise = js_sys::Promise::resolve(&JsValue::from_str(text));
+    p.into()
+}
+
 fn options(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = js_sys::Object::new();
     for (k, v) in pairs {
@@ -83,6 +88,9 @@ async fn an_unreachable_worker_is_reported_in_the_language_of_the_page() {
                 format!("pi_{}1_secret_{}1", "0".repeat(21), "0".repeat(32)).into(),
             ),
             ("apiBase", "http://127.0.0.1:9".into()),
+            // As the bootstrap hands it over: the table, fetched in parallel.
+            ("stringsLang", "de".into()),
+            ("strings", table(include_str!("../src/i18n/de.txt"))),
         ]),
     )
     .await;
@@ -94,6 +102,29 @@ async fn an_unreachable_worker_is_reported_in_the_language_of_the_page() {
     assert_eq!(
         alert.text_content().unwrap(),
         "Der Zahlungsdienst ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut."
+    );
+}
+
+#[wasm_bindgen_test]
+async fn without_its_table_a_language_falls_back_to_english() {
+    let el = target("t-no-table");
+    el.set_attribute("lang", "ru").unwrap();
+    let _ = mount(
+        el.clone(),
+        options(&[
+            ("clientSecret", "bad".into()),
+            ("stringsLang", "ru".into()),
+            ("strings", {
+                let p: js_sys::Promise = js_sys::Promise::reject(&"offline".into());
+                p.into()
+            }),
+        ]),
+    )
+    .await;
+    let alert = el.query_selector("[role=alert]").unwrap().unwrap();
+    assert_eq!(
+        alert.text_content().unwrap(),
+        "This payment link is not valid."
     );
 }
 
@@ -110,6 +141,8 @@ async fn styles_come_from_an_adopted_sheet_and_appearance_sets_theme_and_variabl
         options(&[
             ("clientSecret", "bad".into()),
             ("locale", "fr".into()),
+            ("stringsLang", "fr".into()),
+            ("strings", table(include_str!("../src/i18n/fr.txt"))),
             ("appearance", appearance),
         ]),
     )

@@ -21,11 +21,22 @@ sri() { echo "sha384-$(openssl dgst -sha384 -binary "$1" | base64 -w0)"; }
 hash=$(sha256sum build/widget/checkout.opt.wasm | cut -c1-16)
 wasm_file="checkout-$hash.wasm"
 cp build/widget/checkout.opt.wasm "$OUT/v1/$wasm_file"
+# The string tables other than English (built in) load only when needed, pinned too.
+mkdir -p "$OUT/v1/i18n"
+tables=""
+for t in checkout-wasm/src/i18n/*.txt; do
+  lang=$(basename "$t" .txt)
+  [ "$lang" = en ] && continue
+  name="$lang-$(sha256sum "$t" | cut -c1-12).txt"
+  cp "$t" "$OUT/v1/i18n/$name"
+  tables="$tables\"$lang\":[\"/v1/i18n/$name\",\"$(sri "$t")\"],"
+done
+tables="{${tables%,}}"
 # One glue, two entries: the classic script of the one-tag embed, and the ES module.
 bundle() {
   node_modules/.bin/esbuild "checkout-wasm/js/$1" --bundle --minify --format="$2" --log-level=warning \
     --alias:checkout-glue=./build/widget/checkout.js \
-    --define:__WASM_PATH__="\"/v1/$wasm_file\"" --define:__WASM_INTEGRITY__="\"$(sri build/widget/checkout.opt.wasm)\"" \
+    --define:__WASM_PATH__="\"/v1/$wasm_file\"" --define:__WASM_INTEGRITY__="\"$(sri build/widget/checkout.opt.wasm)\"" --define:__TABLES__="$tables" \
     "${@:4}" --outfile="$OUT/v1/$3"
 }
 bundle tag.js iife checkout.js --define:import.meta.url=undefined
