@@ -46,9 +46,12 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
         const m = await page.evaluate(() => ({
           ready: window.__ready,
           mount: performance.getEntriesByName('checkout:mount', 'measure').reduce((a, e) => a + e.duration, 0),
+          parts: performance.getEntriesByName('checkout:mount', 'measure').map((e) => [Math.round(e.startTime), Math.round(e.duration * 10) / 10]),
+          marks: Object.fromEntries(performance.getEntriesByType('resource').map((e) => [e.name.split('/').pop().slice(0, 24), [Math.round(e.startTime), Math.round(e.responseEnd)]])),
         }));
         if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
         if (i > 0) { startup.push(m.ready); mount.push(m.mount); }
+        if (process.env.BENCH_VERBOSE) console.log(JSON.stringify({ ready: Math.round(m.ready), parts: m.parts, resources: m.marks }));
       } finally {
         await context.close();
       }
