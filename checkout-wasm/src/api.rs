@@ -1,11 +1,35 @@
 //! The widget's calls to the Worker: publishable key plus the intent's client secret,
 //! nothing else (API.md, Conventions: Auth).
 
-use shared::api::{Checkout, PaymentIntent};
 use shared::keys::client_secret_intent_id;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, RequestMode, Response};
+
+use crate::i18n::{Key, Strings};
+use crate::model::{read_checkout, Intent, Json, Setup};
+
+/// Why a call gave no answer the widget can use.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApiError {
+    /// No answer at all (offline, dropped connection), or the Worker failed (5xx):
+    /// for a confirm, the payment may have gone through.
+    Unreachable,
+    /// An answer this widget cannot read.
+    Garbled,
+    /// The Worker refused the request; its `error.message` is for people (English).
+    Refused(String),
+}
+
+impl ApiError {
+    pub fn say(&self, t: &Strings) -> String {
+        match self {
+            ApiError::Unreachable => t.get(Key::Unreachable).to_owned(),
+            ApiError::Garbled => t.get(Key::Garbled).to_owned(),
+            ApiError::Refused(m) => t.fill(Key::ApiError, "reason", m),
+        }
+    }
+}
 
 pub struct Client {
     base: String,
@@ -14,20 +38,11 @@ pub struct Client {
     id: String,
 }
 
-const UNREACHABLE: &str =
-    "We could not reach the payment service. Check your connection and try again.";
-const GARBLED: &str = "The payment service answered in a way this page does not understand.";
-
 impl Client {
-    pub fn new(
-        base: String,
-        publishable_key: String,
-        client_secret: String,
-    ) -> Result<Self, String> {
-        let id = client_secret_intent_id(&client_secret)
-            .ok_or("This payment link is not valid.")?
-            .to_owned();
-        Ok(Client {
+    /// `None` when the client secret is not one (the link is broken).
+    pub fn new(base: &str, publishable_key: String, client_secret: String) -> Option<Self> {
+        let id = client_secret_intent_id(&client_secret)?.to_owned();
+        Some(Client {
             base: base.trim_end_matches('/').to_owned(),
             publishable_key,
             client_secret,
@@ -35,30 +50,32 @@ impl Client {
         })
     }
 
-    pub async fn checkout(&self) -> Result<Checkout, String> {
-        let url = format!(
-            "{}/v1/payment_intents/{}/checkout?client_secret={}",
-            self.base,
-            self.id,
-            js_sys::encode_uri_component(&self.client_secret)
-        );
-        self.call("GET", &url, None).await
+    /// The intent and its provider's set-up. `prefetched` is the bootstrap's fetch of
+    /// the same URL, started while the wasm was still compiling.
+    pub async fn checkout(
+        &self,
+        prefetched: Option<js_sys::Promise>,
+    ) -> Result<(Intent, Setup), ApiError> {
+        let json = match prefetched {
+            Some(p) => answer(JsFuture::from(p).await).await?,
+            None => {
+                let url = self.url("/checkout");
+                self.call("GET", &url, None).await?
+            }
+        };
+        read_checkout(&json).ok_or(ApiError::Garbled)
     }
 
     /// The intent as the Worker knows it now (it asks the provider where the outcome
     /// is still open: the browser's word never settles a payment).
-    pub async fn intent(&self) -> Result<PaymentIntent, String> {
-        let url = format!(
-            "{}/v1/payment_intents/{}?client_secret={}",
-            self.base,
-            self.id,
-            js_sys::encode_uri_component(&self.client_secret)
-        );
-        self.call("GET", &url, None).await
+    pub async fn intent(&self) -> Result<Intent, ApiError> {
+        let url = self.url("");
+        let json = self.call("GET", &url, None).await?;
+        Intent::read(&json).ok_or(ApiError::Garbled)
     }
 
     /// `POST /v1/payment_intents/{id}/confirm` with the provider's fields.
-    pub async fn confirm(&self, fields: &[(&str, &str)]) -> Result<PaymentIntent, String> {
+    pub async fn confirm(&self, fields: &[(&str, &str)]) -> Result<Intent, ApiError> {
         let url = format!("{}/v1/payment_intents/{}/confirm", self.base, self.id);
         let body = js_sys::Object::new();
         let _ = js_sys::Reflect::set(
@@ -69,58 +86,64 @@ impl Client {
         for (k, v) in fields {
             let _ = js_sys::Reflect::set(&body, &(*k).into(), &(*v).into());
         }
-        let text = js_sys::JSON::stringify(&body).map_err(|_| GARBLED.to_owned())?;
-        self.call("POST", &url, Some(String::from(text))).await
+        let text = js_sys::JSON::stringify(&body).map_err(|_| ApiError::Garbled)?;
+        let json = self.call("POST", &url, Some(String::from(text))).await?;
+        Intent::read(&json).ok_or(ApiError::Garbled)
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
+    fn url(&self, tail: &str) -> String {
+        format!(
+            "{}/v1/payment_intents/{}{tail}?client_secret={}",
+            self.base,
+            self.id,
+            js_sys::encode_uri_component(&self.client_secret)
+        )
+    }
+
+    async fn call(
         &self,
         method: &str,
         url: &str,
         body: Option<String>,
-    ) -> Result<T, String> {
-        match self.send(method, url, body).await {
-            Ok(r) => r,
-            Err(_) => Err(UNREACHABLE.to_owned()),
-        }
-    }
-
-    async fn send<T: serde::de::DeserializeOwned>(
-        &self,
-        method: &str,
-        url: &str,
-        body: Option<String>,
-    ) -> Result<Result<T, String>, JsValue> {
+    ) -> Result<JsValue, ApiError> {
         let init = RequestInit::new();
         init.set_method(method);
         init.set_mode(RequestMode::Cors);
         if let Some(b) = &body {
             init.set_body(&JsValue::from_str(b));
         }
-        let req = Request::new_with_str_and_init(url, &init)?;
-        req.headers()
-            .set("Authorization", &format!("Bearer {}", self.publishable_key))?;
+        let req = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Garbled)?;
+        let headers = req.headers();
+        let _ = headers.set("Authorization", &format!("Bearer {}", self.publishable_key));
         if body.is_some() {
-            req.headers().set("Content-Type", "application/json")?;
+            let _ = headers.set("Content-Type", "application/json");
         }
-        let window = web_sys::window().ok_or("no window")?;
-        let resp: Response = JsFuture::from(window.fetch_with_request(&req))
-            .await?
-            .dyn_into()?;
-        let json = JsFuture::from(resp.json()?).await?;
-        if resp.ok() {
-            Ok(serde_wasm_bindgen::from_value(json).map_err(|_| GARBLED.to_owned()))
-        } else {
-            Ok(Err(error_message(&json)))
-        }
+        let window = web_sys::window().ok_or(ApiError::Unreachable)?;
+        answer(JsFuture::from(window.fetch_with_request(&req)).await).await
     }
 }
 
-/// The API's `error.message`, which is written for people; a fallback otherwise.
-fn error_message(json: &JsValue) -> String {
-    js_sys::Reflect::get(json, &"error".into())
-        .and_then(|e| js_sys::Reflect::get(&e, &"message".into()))
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| "The payment could not be loaded.".to_owned())
+/// A fetch's outcome as the widget sees it: the JSON of a 2xx, or why not.
+async fn answer(fetched: Result<JsValue, JsValue>) -> Result<JsValue, ApiError> {
+    let resp: Response = fetched
+        .map_err(|_| ApiError::Unreachable)?
+        .dyn_into()
+        .map_err(|_| ApiError::Garbled)?;
+    let json = match resp.json() {
+        Ok(p) => JsFuture::from(p).await.ok(),
+        Err(_) => None,
+    };
+    if resp.ok() {
+        return json.ok_or(ApiError::Garbled);
+    }
+    if resp.status() >= 500 {
+        // The Worker answers an unknown provider outcome with 200 and a pending
+        // intent; a 5xx is the Worker itself failing, which proves nothing either way.
+        return Err(ApiError::Unreachable);
+    }
+    Err(json
+        .and_then(|j| j.field("error"))
+        .and_then(|e| e.text_at("message"))
+        .map(ApiError::Refused)
+        .unwrap_or(ApiError::Garbled))
 }

@@ -15,10 +15,12 @@ pub async fn load_script(url: &str) -> Result<(), JsValue> {
         let _ = script.add_event_listener_with_callback("error", &reject);
     });
     doc.head().ok_or("no head")?.append_child(&script)?;
-    JsFuture::from(promise)
-        .await
-        .map_err(|_| JsValue::from_str("The payment provider's script did not load."))?;
-    Ok(())
+    let loaded = JsFuture::from(promise).await;
+    if loaded.is_err() {
+        // Gone, so that a retry asks the network again instead of finding this one.
+        script.remove();
+    }
+    loaded.map(|_| ())
 }
 
 /// Waits `ms` milliseconds without blocking the page.
@@ -56,5 +58,43 @@ pub async fn wait_until_visible() {
             );
         });
         let _ = JsFuture::from(promise).await;
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn perf_now() -> f64;
+    #[wasm_bindgen(js_namespace = performance, js_name = measure, catch)]
+    fn perf_measure(name: &str, options: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// The widget's own time in `mount()`, network waits excluded: each stretch between
+/// two waits becomes a `performance.measure("checkout:mount", …)` entry, which the
+/// benchmark (or a merchant's RUM) sums.
+pub struct OwnTime {
+    since: std::cell::Cell<f64>,
+}
+
+impl OwnTime {
+    pub const MEASURE: &'static str = "checkout:mount";
+
+    pub fn start() -> OwnTime {
+        OwnTime {
+            since: std::cell::Cell::new(perf_now()),
+        }
+    }
+
+    /// Ends a stretch (before a wait).
+    pub fn pause(&self) {
+        let opts = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&opts, &"start".into(), &self.since.get().into());
+        let _ = js_sys::Reflect::set(&opts, &"end".into(), &perf_now().into());
+        let _ = perf_measure(Self::MEASURE, &opts);
+    }
+
+    /// Starts the next stretch (after a wait).
+    pub fn resume(&self) {
+        self.since.set(perf_now());
     }
 }

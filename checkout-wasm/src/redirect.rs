@@ -4,17 +4,14 @@
 
 use std::rc::Rc;
 
-use shared::api::{NextAction, PaymentIntent};
 use shared::intent::IntentStatus;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use crate::api::Client;
-use crate::dom::sleep_ms;
-use crate::flow::show_outcome;
+use crate::api::{ApiError, Client};
+use crate::i18n::Key;
+use crate::model::{Intent, NextAction};
 use crate::view::View;
 
-pub fn start(view: &Rc<View>, client: &Rc<Client>, intent: PaymentIntent) -> Result<(), JsValue> {
+pub fn start(view: &Rc<View>, client: &Rc<Client>, intent: Intent) {
     let returned =
         page_url().is_some_and(|u| u.contains(&format!("transactionReference={}", intent.id)));
     match (intent.status, &intent.next_action) {
@@ -22,23 +19,16 @@ pub fn start(view: &Rc<View>, client: &Rc<Client>, intent: PaymentIntent) -> Res
             // Back from the hosted page: wait for Worldpay's word (its notification).
             let (view, client, url) = (view.clone(), client.clone(), url.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                if !wait_for_outcome(&view, &client).await {
+                view.busy(Key::RedirectChecking);
+                if !wait_for_outcome(&view, &client, intent).await {
                     offer_link(&view, &url);
                 }
             });
-            Ok(())
         }
-        (IntentStatus::RequiresAction, Some(NextAction::Redirect { url })) => {
-            offer_link(view, url);
-            Ok(())
-        }
+        (IntentStatus::RequiresAction, Some(NextAction::Redirect { url })) => offer_link(view, url),
         _ => {
-            if intent.last_error.is_some() {
-                show_outcome(view, &intent, intent.status);
-            } else {
-                view.status("");
-            }
-            offer(view, client, &intent)
+            crate::outcome::show(view, &intent);
+            offer(view, client, &intent);
         }
     }
 }
@@ -54,58 +44,66 @@ fn go(url: &str) {
 }
 
 /// The pay button: asks the Worker for a hosted page and goes there.
-fn offer(view: &Rc<View>, client: &Rc<Client>, intent: &PaymentIntent) -> Result<(), JsValue> {
-    let label = format!("Pay {} with Worldpay", view.formatted_amount(intent));
+fn offer(view: &Rc<View>, client: &Rc<Client>, intent: &Intent) {
+    let label = view.pay_label(Key::RedirectPay, intent);
     view.offer_pay(&label);
     let (view2, client) = (view.clone(), client.clone());
-    let on_click = Closure::<dyn FnMut()>::new(move || {
+    view.on_pay(move || {
         let (view, client, label) = (view2.clone(), client.clone(), label.clone());
+        view.busy(Key::RedirectGoing);
         wasm_bindgen_futures::spawn_local(async move {
-            view.busy("Taking you to Worldpay's secure payment page…");
             let here = page_url().unwrap_or_default();
-            match client.confirm(&[("return_url", &here)]).await {
-                Ok(PaymentIntent {
+            let intent = match client.confirm(&[("return_url", &here)]).await {
+                Ok(i) => Some(i),
+                // A hosted page may have been made: the Worker names it if so.
+                Err(ApiError::Unreachable) => {
+                    view.busy(Key::UnknownOutcome);
+                    crate::poll::answer(&view, &client).await
+                }
+                Err(e) => {
+                    view.problem(&e.say(&view.t));
+                    view.offer_pay(&label);
+                    None
+                }
+            };
+            match intent {
+                Some(Intent {
                     next_action: Some(NextAction::Redirect { url }),
                     ..
                 }) => go(&url),
-                Ok(i) => {
-                    show_outcome(&view, &i, i.status);
+                Some(i) => {
+                    let settled = crate::outcome::show(&view, &i);
+                    if !settled {
+                        view.offer_pay(&label);
+                    }
                 }
-                Err(m) => {
-                    view.problem(&m);
-                    view.offer_pay(&label);
-                }
+                None => {}
             }
         });
     });
-    view.pay_button()
-        .set_onclick(Some(on_click.as_ref().unchecked_ref()));
-    on_click.forget();
-    Ok(())
 }
 
 /// The hosted page is still open for this payment: a button back to it.
 fn offer_link(view: &Rc<View>, url: &str) {
-    view.status("Your payment is not finished yet.");
-    view.offer_pay("Continue to Worldpay");
+    view.say(Key::RedirectUnfinished);
+    view.offer_pay(view.t.get(Key::RedirectContinue));
     let url = url.to_owned();
-    let on_click = Closure::<dyn FnMut()>::new(move || go(&url));
-    view.pay_button()
-        .set_onclick(Some(on_click.as_ref().unchecked_ref()));
-    on_click.forget();
+    view.on_pay(move || go(&url));
 }
 
-/// Polls the intent (every 2 s, for up to a minute) until Worldpay's outcome arrives.
-async fn wait_for_outcome(view: &View, client: &Client) -> bool {
-    view.busy("Checking the payment with Worldpay…");
-    for _ in 0..30 {
-        if let Ok(i) = client.intent().await {
-            if i.status != IntentStatus::RequiresAction {
-                let _ = view.show_intent(&i);
-                return show_outcome(view, &i, i.status);
-            }
-        }
-        sleep_ms(2000).await;
+/// Polls the intent until Worldpay's outcome arrives (up to a minute).
+async fn wait_for_outcome(view: &View, client: &Client, intent: Intent) -> bool {
+    let intent = crate::poll::until(
+        view,
+        client,
+        intent,
+        &crate::poll::OUTCOME,
+        |i| i.status == IntentStatus::RequiresAction,
+        |_| {},
+    )
+    .await;
+    if intent.status == IntentStatus::RequiresAction {
+        return false;
     }
-    false
+    crate::outcome::show(view, &intent)
 }

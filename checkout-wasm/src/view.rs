@@ -1,21 +1,12 @@
 //! The widget's DOM. Text from the server goes in through `text_content` only,
 //! never as HTML, so nothing an intent holds can script the merchant's page.
 
-use shared::api::PaymentIntent;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::{CustomEvent, CustomEventInit, Document, Element, HtmlElement};
 
-const STYLE_ID: &str = "ec-checkout-style";
-const STYLE: &str = ".ec-checkout{font:16px/1.4 system-ui,sans-serif;max-width:28rem;padding:1rem;border:1px solid #d0d4da;border-radius:.5rem}\
-.ec-amount{font-size:1.5rem;font-weight:600;margin:0 0 .75rem}\
-.ec-fields{margin:0 0 .75rem;min-height:2.5rem}.ec-fields:empty{display:none}\
-.ec-pay{font:inherit;font-weight:600;padding:.6rem 1rem;border:0;border-radius:.4rem;background:#1d4ed8;color:#fff;cursor:pointer}\
-.ec-pay:disabled{opacity:.6;cursor:progress}.ec-pay:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}\
-.ec-status{margin:.5rem 0 0;color:#374151}.ec-checkout[data-state=error] .ec-status,.ec-status[data-tone=error]{color:#b42318}\
-.ec-field{display:block;margin:0 0 .75rem}.ec-field label{display:block;font-size:.9rem;margin:0 0 .25rem}\
-.ec-field input{font:inherit;width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #9aa3ae;border-radius:.4rem}\
-.ec-countdown{font-variant-numeric:tabular-nums;margin:.25rem 0 0;color:#374151}.ec-countdown:empty{display:none}\
-.ec-checkout[data-state=succeeded] .ec-status,.ec-checkout[data-state=requires_capture] .ec-status{color:#067647}";
+use crate::i18n::{Key, Locale, Strings};
+use crate::model::Intent;
 
 pub struct View {
     doc: Document,
@@ -25,15 +16,28 @@ pub struct View {
     pub fields: Element,
     pay: HtmlElement,
     status: Element,
+    alert: Element,
     countdown: Element,
+    pub t: Strings,
+    pub locale: Locale,
+    /// The merchant's `appearance` option, handed on to the provider's fields.
+    pub appearance: JsValue,
+    /// The pay button had focus when it was hidden: the next message takes it, so a
+    /// keyboard user is not dropped onto the page's `<body>`.
+    focus_next_message: std::cell::Cell<bool>,
 }
 
 impl View {
-    pub fn new(target: &Element) -> Result<View, JsValue> {
+    pub fn new(
+        target: &Element,
+        locale: Locale,
+        t: Strings,
+        appearance: &JsValue,
+    ) -> Result<View, JsValue> {
         let doc = target
             .owner_document()
             .ok_or_else(|| JsValue::from_str("target is not in a document"))?;
-        ensure_style(&doc)?;
+        crate::style::adopt(&doc)?;
         let el = |tag: &str, class: &str| -> Result<Element, JsValue> {
             let e = doc.create_element(tag)?;
             e.set_class_name(class);
@@ -42,20 +46,24 @@ impl View {
         let root = el("div", "ec-checkout")?;
         root.set_attribute("data-state", "loading")?;
         root.set_attribute("role", "group")?;
-        root.set_attribute("aria-label", "Payment")?;
+        root.set_attribute("aria-label", t.get(Key::Payment))?;
+        root.set_attribute("lang", locale.lang.code())?;
+        crate::style::apply(&root, appearance);
         let amount = el("p", "ec-amount")?;
         let fields = el("div", "ec-fields")?;
         let pay: HtmlElement = wasm_bindgen::JsCast::unchecked_into(el("button", "ec-pay")?);
         pay.set_attribute("type", "button")?;
         pay.set_hidden(true);
+        // Progress and outcomes are announced politely, problems at once; neither
+        // steals focus.
         let status = el("p", "ec-status")?;
-        // Announced to screen readers as it changes, without stealing focus.
         status.set_attribute("role", "status")?;
-        status.set_attribute("aria-live", "polite")?;
+        let alert = el("p", "ec-alert")?;
+        alert.set_attribute("role", "alert")?;
         // Not live: a ticking clock would be read out every second; the status
         // line announces the state changes instead.
         let countdown = el("p", "ec-countdown")?;
-        for child in [&amount, &fields, pay.as_ref(), &status, &countdown] {
+        for child in [&amount, &fields, pay.as_ref(), &status, &alert, &countdown] {
             root.append_child(child)?;
         }
         target.replace_children_with_node_1(&root);
@@ -67,19 +75,43 @@ impl View {
             fields,
             pay,
             status,
+            alert,
             countdown,
+            t,
+            locale,
+            appearance: appearance.clone(),
+            focus_next_message: std::cell::Cell::new(false),
         })
     }
 
+    /// The merchant removed the widget (or called `destroy()`): stop working.
+    pub fn gone(&self) -> bool {
+        !self.root.is_connected()
+    }
+
     pub fn status(&self, text: &str) {
-        let _ = self.status.remove_attribute("data-tone");
+        self.alert.set_text_content(None);
         self.status.set_text_content(Some(text));
+        self.take_focus(&self.status, text);
+    }
+
+    fn take_focus(&self, message: &Element, text: &str) {
+        if text.is_empty() || !self.focus_next_message.replace(false) {
+            return;
+        }
+        let _ = message.set_attribute("tabindex", "-1");
+        let _ = message.unchecked_ref::<HtmlElement>().focus();
+    }
+
+    pub fn say(&self, key: Key) {
+        self.status(self.t.get(key));
     }
 
     /// A problem the customer can fix and retry (declined card, failed 3DS).
     pub fn problem(&self, text: &str) {
-        let _ = self.status.set_attribute("data-tone", "error");
-        self.status.set_text_content(Some(text));
+        self.status.set_text_content(None);
+        self.alert.set_text_content(Some(text));
+        self.take_focus(&self.alert, text);
     }
 
     /// A problem that ends this checkout (bad link, unreachable service).
@@ -88,45 +120,52 @@ impl View {
         self.problem(text);
     }
 
-    fn locale(&self) -> String {
-        self.doc
-            .default_view()
-            .map(|w| w.navigator().language().unwrap_or_default())
-            .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| "en".to_owned())
+    pub fn formatted_amount(&self, intent: &Intent) -> String {
+        crate::format::format_amount(
+            &intent.amount,
+            &intent.currency,
+            &self.locale.number_locale(&intent.currency),
+        )
     }
 
-    pub fn formatted_amount(&self, intent: &PaymentIntent) -> String {
-        crate::format::format_amount(&intent.amount, intent.currency.code(), &self.locale())
+    /// "Pay CHF 12.50" in the customer's language (`key` has an `{amount}` blank).
+    pub fn pay_label(&self, key: Key, intent: &Intent) -> String {
+        self.t.fill(key, "amount", &self.formatted_amount(intent))
     }
 
-    pub fn show_intent(&self, intent: &PaymentIntent) -> Result<(), JsValue> {
+    pub fn show_intent(&self, intent: &Intent) -> Result<(), JsValue> {
         self.amount
             .set_text_content(Some(&self.formatted_amount(intent)));
         self.root
             .set_attribute("data-state", intent.status.as_str())?;
         self.root.set_attribute("data-amount", &intent.amount)?;
-        self.root
-            .set_attribute("data-currency", intent.currency.code())?;
+        self.root.set_attribute("data-currency", &intent.currency)?;
         Ok(())
     }
 
-    /// Shows the pay button with its label, enabled.
+    /// Shows the pay button with its label, ready.
     pub fn offer_pay(&self, label: &str) {
         self.pay.set_text_content(Some(label));
         self.pay.set_hidden(false);
-        let _ = self.pay.remove_attribute("disabled");
+        let _ = self.pay.remove_attribute("aria-disabled");
         let _ = self.pay.remove_attribute("aria-busy");
     }
 
-    pub fn busy(&self, text: &str) {
-        let _ = self.pay.set_attribute("disabled", "");
+    /// Work under way: the button stays focusable (a disabled button would drop the
+    /// keyboard user's focus to the page, also on return from 3-D Secure) but
+    /// announces that it does nothing now; [`View::on_pay`] ignores clicks meanwhile.
+    pub fn busy(&self, key: Key) {
+        let _ = self.pay.set_attribute("aria-disabled", "true");
         let _ = self.pay.set_attribute("aria-busy", "true");
-        self.status(text);
+        self.say(key);
     }
 
     /// The payment is settled one way or another: no more input.
     pub fn finished(&self) {
+        let pay: &Element = self.pay.as_ref();
+        let focused = self.doc.active_element();
+        self.focus_next_message
+            .set(focused.is_some_and(|a| a.is_same_node(Some(pay))));
         self.pay.set_hidden(true);
         self.fields.replace_children_with_node_0();
         self.countdown("");
@@ -136,7 +175,7 @@ impl View {
     pub fn text_input(
         &self,
         id: &str,
-        label: &str,
+        label: Key,
         kind: &str,
         autocomplete: &str,
     ) -> Result<web_sys::HtmlInputElement, JsValue> {
@@ -144,7 +183,7 @@ impl View {
         wrap.set_class_name("ec-field");
         let lab = self.doc.create_element("label")?;
         lab.set_attribute("for", id)?;
-        lab.set_text_content(Some(label));
+        lab.set_text_content(Some(self.t.get(label)));
         let input: web_sys::HtmlInputElement =
             wasm_bindgen::JsCast::unchecked_into(self.doc.create_element("input")?);
         input.set_id(id);
@@ -161,41 +200,39 @@ impl View {
         self.countdown.set_text_content(Some(text));
     }
 
-    pub fn pay_button(&self) -> &HtmlElement {
-        &self.pay
+    /// The pay button's one click handler (replacing any earlier one), ignored while
+    /// busy.
+    pub fn on_pay(&self, f: impl Fn() + 'static) {
+        let pay = self.pay.clone();
+        let on_click = Closure::<dyn FnMut()>::new(move || {
+            if pay.get_attribute("aria-disabled").as_deref() != Some("true") {
+                f();
+            }
+        });
+        self.pay
+            .set_onclick(Some(on_click.as_ref().unchecked_ref()));
+        // The button lives as long as the widget; so does its handler.
+        on_click.forget();
     }
 
-    /// Records how long `mount()` took, for the start-up benchmark, and tells the page.
-    pub fn mounted_in(&self, ms: f64) {
-        let _ = self
-            .root
-            .set_attribute("data-mount-ms", &format!("{ms:.2}"));
+    pub fn root(&self) -> &Element {
+        &self.root
     }
 
     /// Dispatches one of the contract's DOM events on the merchant's target, with
     /// `{payment_intent, status}` as detail.
-    pub fn dispatch(&self, name: &str, intent_id: &str, status: &str) -> Result<(), JsValue> {
+    pub fn dispatch(&self, name: &str, intent_id: &str, status: &str) {
+        if self.gone() {
+            return;
+        }
         let detail = js_sys::Object::new();
-        js_sys::Reflect::set(&detail, &"payment_intent".into(), &intent_id.into())?;
-        js_sys::Reflect::set(&detail, &"status".into(), &status.into())?;
+        let _ = js_sys::Reflect::set(&detail, &"payment_intent".into(), &intent_id.into());
+        let _ = js_sys::Reflect::set(&detail, &"status".into(), &status.into());
         let init = CustomEventInit::new();
         init.set_bubbles(true);
         init.set_detail(&detail);
-        let ev = CustomEvent::new_with_event_init_dict(name, &init)?;
-        self.target.dispatch_event(&ev)?;
-        Ok(())
+        if let Ok(ev) = CustomEvent::new_with_event_init_dict(name, &init) {
+            let _ = self.target.dispatch_event(&ev);
+        }
     }
-}
-
-fn ensure_style(doc: &Document) -> Result<(), JsValue> {
-    if doc.get_element_by_id(STYLE_ID).is_some() {
-        return Ok(());
-    }
-    let style = doc.create_element("style")?;
-    style.set_id(STYLE_ID);
-    style.set_text_content(Some(STYLE));
-    if let Some(head) = doc.head() {
-        head.append_child(&style)?;
-    }
-    Ok(())
 }

@@ -5,130 +5,140 @@
 
 use std::rc::Rc;
 
-use shared::api::{NextAction, PaymentIntent};
 use shared::intent::IntentStatus;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use crate::api::Client;
-use crate::dom::{sleep_ms, tab_hidden, wait_until_visible};
-use crate::flow::show_outcome;
+use crate::api::{ApiError, Client};
+use crate::i18n::{Key, Strings};
+use crate::model::{Intent, NextAction};
+use crate::poll::Every;
 use crate::view::View;
 
-const FIRST_POLL_MS: f64 = 2000.0;
-const MAX_POLL_MS: f64 = 10000.0;
+const WAIT: Every = Every {
+    first_ms: 2000.0,
+    max_ms: 10000.0,
+    // The Worker's alarm decides an expired request; keep asking until it has.
+    for_ms: None,
+};
 
 /// Offers the wallet-username form (or, after a reload mid-approval, goes straight
 /// back to waiting).
-pub fn start(view: &Rc<View>, client: &Rc<Client>, intent: PaymentIntent) -> Result<(), JsValue> {
+pub fn start(view: &Rc<View>, client: &Rc<Client>, intent: Intent) {
     if intent.status == IntentStatus::Processing {
         let (view, client) = (view.clone(), client.clone());
         wasm_bindgen_futures::spawn_local(async move {
             if !wait(&view, &client, intent).await {
-                let _ = offer(&view, &client);
+                offer(&view, &client);
             }
         });
-        return Ok(());
+        return;
     }
-    view.status("");
-    offer(view, client)
+    if !crate::outcome::show(view, &intent) {
+        offer(view, client);
+    }
 }
 
-fn offer(view: &Rc<View>, client: &Rc<Client>) -> Result<(), JsValue> {
-    let input = view.text_input(
+fn offer(view: &Rc<View>, client: &Rc<Client>) {
+    let Ok(input) = view.text_input(
         "ec-cashcloud-user",
-        "Cashcloud username",
+        Key::WalletUsername,
         "email",
         "username",
-    )?;
-    view.offer_pay("Request payment in Cashcloud");
+    ) else {
+        return;
+    };
+    view.offer_pay(view.t.get(Key::WalletPay));
     let (view2, client) = (view.clone(), client.clone());
-    let on_click = Closure::<dyn FnMut()>::new(move || {
+    view.on_pay(move || {
         let username = input.value().trim().to_owned();
         if username.is_empty() {
             let _ = input.set_attribute("aria-invalid", "true");
-            view2.problem("Enter the username of your Cashcloud wallet.");
+            view2.problem(view2.t.get(Key::WalletEnterUsername));
             let _ = input.focus();
             return;
         }
         let _ = input.remove_attribute("aria-invalid");
         let (view, client) = (view2.clone(), client.clone());
+        view.busy(Key::WalletSending);
         wasm_bindgen_futures::spawn_local(async move {
-            view.busy("Sending the payment request to your Cashcloud app…");
-            match client.confirm(&[("cashcloud_username", &username)]).await {
-                Ok(intent) => {
-                    if !wait(&view, &client, intent).await {
-                        let _ = offer(&view, &client);
+            let intent = match client.confirm(&[("cashcloud_username", &username)]).await {
+                Ok(intent) => intent,
+                // The request may have gone out: ask before offering another.
+                Err(ApiError::Unreachable) => {
+                    view.busy(Key::UnknownOutcome);
+                    match crate::poll::answer(&view, &client).await {
+                        Some(i) => i,
+                        None => return,
                     }
                 }
-                Err(m) => {
-                    view.problem(&m);
-                    view.offer_pay("Request payment in Cashcloud");
+                Err(e) => {
+                    view.problem(&e.say(&view.t));
+                    view.offer_pay(view.t.get(Key::WalletPay));
+                    return;
                 }
+            };
+            if !wait(&view, &client, intent).await {
+                offer(&view, &client);
             }
         });
     });
-    view.pay_button()
-        .set_onclick(Some(on_click.as_ref().unchecked_ref()));
-    on_click.forget();
-    Ok(())
 }
 
 /// Waits for the wallet's answer. `true` when the checkout is over (paid or
 /// canceled); `false` when the customer may send a new request.
-async fn wait(view: &View, client: &Client, mut intent: PaymentIntent) -> bool {
+async fn wait(view: &View, client: &Client, intent: Intent) -> bool {
     let expires_at = match &intent.next_action {
-        Some(NextAction::AwaitWalletApproval { expires_at }) => Some(*expires_at as f64 * 1000.0),
+        Some(NextAction::AwaitWalletApproval { expires_at_ms }) => *expires_at_ms,
         _ => None,
     };
     if intent.status == IntentStatus::Processing {
-        view.busy("Approve the payment in your Cashcloud app with your PIN.");
+        view.busy(Key::WalletApprove);
     }
-    let mut delay = FIRST_POLL_MS;
-    let mut next_poll = js_sys::Date::now() + delay;
-    while intent.status == IntentStatus::Processing {
-        if tab_hidden() {
-            wait_until_visible().await;
-            next_poll = js_sys::Date::now();
-        }
-        let now = js_sys::Date::now();
-        if let Some(exp) = expires_at {
-            view.countdown(&countdown_text(exp - now));
-        }
-        if now >= next_poll {
-            if let Ok(i) = client.intent().await {
-                intent = i;
+    let intent = crate::poll::until(
+        view,
+        client,
+        intent,
+        &WAIT,
+        |i| i.status == IntentStatus::Processing,
+        |now| {
+            if let Some(exp) = expires_at {
+                view.countdown(&countdown_text(&view.t, exp - now));
             }
-            delay = (delay * 1.5).min(MAX_POLL_MS);
-            next_poll = js_sys::Date::now() + delay;
-        }
-        if intent.status == IntentStatus::Processing {
-            sleep_ms(1000).await;
-        }
-    }
+        },
+    )
+    .await;
     view.countdown("");
-    let _ = view.show_intent(&intent);
-    show_outcome(view, &intent, intent.status)
+    crate::outcome::show(view, &intent)
 }
 
 /// `4:05 left to approve`, or that time is up (the Worker decides the outcome).
-fn countdown_text(ms_left: f64) -> String {
+fn countdown_text(t: &Strings, ms_left: f64) -> String {
     if ms_left <= 0.0 {
-        return "Time is up: waiting for Cashcloud's answer…".to_owned();
+        return t.get(Key::WalletTimeUp).to_owned();
     }
     let s = (ms_left / 1000.0).ceil() as u64;
-    format!("{}:{:02} left to approve", s / 60, s % 60)
+    t.fill(
+        Key::WalletLeft,
+        "time",
+        &format!("{}:{:02}", s / 60, s % 60),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::countdown_text;
+    use crate::i18n::{Lang, Strings};
 
     #[test]
     fn countdown_reads_minutes_and_seconds_and_rounds_up() {
-        assert_eq!(countdown_text(299_001.0), "5:00 left to approve");
-        assert_eq!(countdown_text(65_000.0), "1:05 left to approve");
-        assert_eq!(countdown_text(1.0), "0:01 left to approve");
-        assert!(countdown_text(0.0).starts_with("Time is up"));
+        let en = Strings::new(None);
+        assert_eq!(countdown_text(&en, 299_001.0), "5:00 left to approve");
+        assert_eq!(countdown_text(&en, 65_000.0), "1:05 left to approve");
+        assert_eq!(countdown_text(&en, 1.0), "0:01 left to approve");
+        assert!(countdown_text(&en, 0.0).starts_with("Time is up"));
+        let ru = Strings::new(Some(Lang::Ru.table()));
+        assert_eq!(
+            countdown_text(&ru, 65_000.0),
+            "Осталось 1:05 на подтверждение"
+        );
     }
 }

@@ -2,7 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use checkout_wasm::{format_amount, mount};
-use wasm_bindgen::{closure::Closure, JsCast};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -31,6 +31,19 @@ fn amounts_are_formatted_exactly_for_the_locale() {
     );
 }
 
+fn table(text: &str) -> JsValue {
+    let p: js_sys::Promise = js_sys::Promise::resolve(&JsValue::from_str(text));
+    p.into()
+}
+
+fn options(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        js_sys::Reflect::set(&o, &(*k).into(), v).unwrap();
+    }
+    o.into()
+}
+
 #[wasm_bindgen_test]
 async fn a_malformed_client_secret_shows_an_error_and_dispatches_checkout_failed() {
     let el = target("t-bad-secret");
@@ -41,36 +54,144 @@ async fn a_malformed_client_secret_shows_an_error_and_dispatches_checkout_failed
         .unwrap();
     let result = mount(
         el.clone(),
-        "pk_test_x".into(),
-        "not-a-secret<script>".into(),
-        "http://127.0.0.1:1".into(),
+        options(&[
+            ("publishableKey", "pk_test_x".into()),
+            ("clientSecret", "not-a-secret<script>".into()),
+            ("apiBase", "http://127.0.0.1:1".into()),
+            ("locale", "en".into()),
+        ]),
     )
     .await;
     assert!(result.is_err());
     assert!(failed.get(), "checkout:failed was dispatched");
     let root = el.query_selector(".ec-checkout").unwrap().unwrap();
     assert_eq!(root.get_attribute("data-state").as_deref(), Some("error"));
-    let status = el.query_selector(".ec-status").unwrap().unwrap();
-    assert_eq!(status.get_attribute("role").as_deref(), Some("status"));
-    assert!(status.text_content().unwrap().contains("not valid"));
+    // A problem is an alert (announced at once); the status line is empty.
+    let alert = el.query_selector("[role=alert]").unwrap().unwrap();
+    assert!(alert.text_content().unwrap().contains("not valid"));
+    let status = el.query_selector("[role=status]").unwrap().unwrap();
+    assert_eq!(status.text_content().unwrap(), "");
     // Nothing from the input became markup.
     assert!(el.query_selector("script").unwrap().is_none());
 }
 
 #[wasm_bindgen_test]
-async fn an_unreachable_worker_is_reported_to_the_customer() {
+async fn an_unreachable_worker_is_reported_in_the_language_of_the_page() {
     let el = target("t-unreachable");
+    el.set_attribute("lang", "de-CH").unwrap();
     let result = mount(
         el.clone(),
-        "pk_test_x".into(),
-        format!("pi_{}1_secret_{}1", "0".repeat(21), "0".repeat(32)),
-        "http://127.0.0.1:9".into(),
+        options(&[
+            ("publishableKey", "pk_test_x".into()),
+            (
+                "clientSecret",
+                format!("pi_{}1_secret_{}1", "0".repeat(21), "0".repeat(32)).into(),
+            ),
+            ("apiBase", "http://127.0.0.1:9".into()),
+            // As the bootstrap hands it over: the table, fetched in parallel.
+            ("stringsLang", "de".into()),
+            ("strings", table(include_str!("../src/i18n/de.txt"))),
+        ]),
     )
     .await;
     assert!(result.is_err());
-    let status = el.query_selector(".ec-status").unwrap().unwrap();
-    assert!(status
-        .text_content()
+    let root = el.query_selector(".ec-checkout").unwrap().unwrap();
+    assert_eq!(root.get_attribute("lang").as_deref(), Some("de"));
+    assert_eq!(root.get_attribute("aria-label").as_deref(), Some("Zahlung"));
+    let alert = el.query_selector("[role=alert]").unwrap().unwrap();
+    assert_eq!(
+        alert.text_content().unwrap(),
+        "Der Zahlungsdienst ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut."
+    );
+}
+
+#[wasm_bindgen_test]
+async fn without_its_table_a_language_falls_back_to_english() {
+    let el = target("t-no-table");
+    el.set_attribute("lang", "ru").unwrap();
+    let _ = mount(
+        el.clone(),
+        options(&[
+            ("clientSecret", "bad".into()),
+            ("stringsLang", "ru".into()),
+            ("strings", {
+                let p: js_sys::Promise = js_sys::Promise::reject(&"offline".into());
+                p.into()
+            }),
+        ]),
+    )
+    .await;
+    let alert = el.query_selector("[role=alert]").unwrap().unwrap();
+    assert_eq!(
+        alert.text_content().unwrap(),
+        "This payment link is not valid."
+    );
+}
+
+#[wasm_bindgen_test]
+async fn styles_come_from_an_adopted_sheet_and_appearance_sets_theme_and_variables() {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let el = target("t-theme");
+    let appearance = js_sys::JSON::parse(
+        r##"{"theme":"night","variables":{"colorPrimary":"#ff0000","borderRadius":"0px","colorText":"not a colour;x"}}"##,
+    )
+    .unwrap();
+    let _ = mount(
+        el.clone(),
+        options(&[
+            ("clientSecret", "bad".into()),
+            ("locale", "fr".into()),
+            ("stringsLang", "fr".into()),
+            ("strings", table(include_str!("../src/i18n/fr.txt"))),
+            ("appearance", appearance),
+        ]),
+    )
+    .await;
+    // No <style> element and no style="" markup: a strict CSP would block both.
+    assert!(doc.query_selector("style").unwrap().is_none());
+    let sheets =
+        js_sys::Array::from(&js_sys::Reflect::get(&doc, &"adoptedStyleSheets".into()).unwrap());
+    assert_eq!(
+        sheets.length(),
+        1,
+        "one adopted sheet, however many widgets"
+    );
+    let root: web_sys::HtmlElement = el
+        .query_selector(".ec-checkout")
         .unwrap()
-        .contains("could not reach the payment service"));
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    assert_eq!(root.get_attribute("data-theme").as_deref(), Some("night"));
+    let computed = web_sys::window()
+        .unwrap()
+        .get_computed_style(&root)
+        .unwrap()
+        .unwrap();
+    // The merchant's variable wins over the theme's default ...
+    assert_eq!(
+        computed.get_property_value("--ec-primary").unwrap().trim(),
+        "#ff0000"
+    );
+    assert_eq!(
+        computed
+            .get_property_value("border-top-left-radius")
+            .unwrap(),
+        "0px"
+    );
+    // ... the night theme's background applies ...
+    assert_eq!(
+        computed.get_property_value("background-color").unwrap(),
+        "rgb(31, 36, 48)"
+    );
+    // ... and a value that is no CSS is dropped, not injected.
+    assert_eq!(
+        computed.get_property_value("--ec-text").unwrap().trim(),
+        "#e8eaed"
+    );
+    let alert = el.query_selector("[role=alert]").unwrap().unwrap();
+    assert_eq!(
+        alert.text_content().unwrap(),
+        "Ce lien de paiement n’est pas valide."
+    );
 }

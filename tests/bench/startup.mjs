@@ -1,7 +1,8 @@
 // Widget start-up in Debian's Chromium: a merchant page on another origin with the one
 // script tag; each load in a fresh browser context (empty cache). Records
 // performance.now() at the widget's `checkout:ready` event (navigation start → widget
-// interactive) and the `data-mount-ms` the widget sets (time inside mount()).
+// interactive) and the widget's own time in mount(): the sum of its
+// `performance.measure('checkout:mount')` entries, network waits excluded.
 import http from 'node:http';
 import { createIntent, api } from './http.mjs';
 import { percentile } from './load.mjs';
@@ -44,10 +45,13 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
         await page.waitForFunction(() => window.__ready !== undefined, null, { timeout: 15000 });
         const m = await page.evaluate(() => ({
           ready: window.__ready,
-          mount: Number(document.querySelector('#checkout .ec-checkout')?.getAttribute('data-mount-ms')),
+          mount: performance.getEntriesByName('checkout:mount', 'measure').reduce((a, e) => a + e.duration, 0),
+          parts: performance.getEntriesByName('checkout:mount', 'measure').map((e) => [Math.round(e.startTime), Math.round(e.duration * 10) / 10]),
+          marks: Object.fromEntries(performance.getEntriesByType('resource').map((e) => [e.name.split('/').pop().slice(0, 24), [Math.round(e.startTime), Math.round(e.responseEnd)]])),
         }));
         if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
         if (i > 0) { startup.push(m.ready); mount.push(m.mount); }
+        if (process.env.BENCH_VERBOSE) console.log(JSON.stringify({ ready: Math.round(m.ready), parts: m.parts, resources: m.marks }));
       } finally {
         await context.close();
       }

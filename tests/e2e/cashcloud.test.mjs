@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { api, errorOf, newMerchant, serveOrigin, launchBrowser, WORKER } from './lib.mjs';
+import { api, errorOf, newMerchant, serveOrigin, launchBrowser, axeViolations, WORKER } from './lib.mjs';
 import { control } from '../cashcloud/hashes.mjs';
 
 const CC = process.env.CASHCLOUD_URL;
@@ -251,9 +251,12 @@ async function widget(amount) {
   return { page, pi: sent };
 }
 
-test('widget: approve in the wallet app page with the PIN; the page hears checkout:succeeded', async () => {
+test('widget: approve in the wallet app page with the PIN; the page hears checkout:succeeded', async (t) => {
   const { page, pi } = await widget('3.90');
   assert.match(await page.getByRole('status').textContent(), /Approve the payment in your Cashcloud app/);
+  const violations = await axeViolations(page, ['#checkout']);
+  t.diagnostic(`axe, widget wallet waiting: ${violations.length} violations`);
+  assert.deepEqual(violations, []);
   // The customer's phone: the stand-in's wallet app page.
   const wallet = await (await browser.newContext()).newPage();
   await wallet.goto(`${CC}/wallet`);
@@ -272,11 +275,11 @@ test('widget: declined, then expired, each said plainly with a way to try again'
   const d = await widget('2.00');
   await standin('POST', 'decline', { hash: d.pi.provider_reference });
   await d.page.waitForFunction(() => events.some((e) => e.type === 'checkout:failed'), null, { timeout: 20000 });
-  assert.match(await d.page.getByRole('status').textContent(), /declined/i);
+  assert.match(await d.page.getByRole('alert').textContent(), /declined/i);
   assert.ok(await d.page.getByRole('button', { name: 'Request payment in Cashcloud' }).isEnabled());
 
   const e = await widget('2.00');
   await standin('POST', 'expire', { hash: e.pi.provider_reference });
   await e.page.waitForFunction(() => events.some((x) => x.type === 'checkout:failed'), null, { timeout: 20000 });
-  assert.match(await e.page.getByRole('status').textContent(), /expired/i);
+  assert.match(await e.page.getByRole('alert').textContent(), /expired/i);
 });

@@ -2,6 +2,8 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 /** The Worker the helpers talk to: the stack's, unless a test file chose its own (useWorker). */
 export let WORKER = process.env.WORKER_URL;
@@ -57,13 +59,18 @@ export function errorOf(assert, r, status, type) {
   return r.json.error;
 }
 
-/** A tiny static server on loopback: a merchant's shop on another origin. */
+/**
+ * A tiny static server on loopback: a merchant's shop on another origin. A route is
+ * HTML, or a function of the request returning HTML or `{body, headers}`.
+ */
 export async function serveOrigin(routes) {
   const server = http.createServer((req, res) => {
     const page = routes[new URL(req.url, 'http://x').pathname];
     if (!page) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(typeof page === 'function' ? page(req) : page);
+    const out = typeof page === 'function' ? page(req) : page;
+    const { body, headers } = typeof out === 'string' ? { body: out, headers: {} } : out;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...headers });
+    res.end(body);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address();
@@ -104,4 +111,22 @@ export async function stripeMerchant(account = STRIPE_TEST_ACCOUNT) {
   const r = await api('PUT', '/v1/merchants/me/providers/stripe', { key: m.secret_key, body: account });
   assert.equal(r.status, 200, r.text);
   return m;
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+export const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+/**
+ * axe-core's WCAG 2.2 AA violations within `include` (selectors; the whole document
+ * when empty), as `id (impact): target — summary` lines. The provider's iframes are
+ * the provider's: not descended into.
+ */
+export async function axeViolations(page, include = []) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ content: AXE_SOURCE });
+  const r = await page.evaluate(async ({ include, tags }) => {
+    const context = include.length ? { include: include.filter((s) => document.querySelector(s)) } : document;
+    const res = await window.axe.run(context, { runOnly: tags, iframes: false, resultTypes: ['violations'] });
+    return { passes: res.passes.length, violations: res.violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')} — ${n.failureSummary}`)) };
+  }, { include, tags: AXE_TAGS });
+  return r.violations;
 }

@@ -83,7 +83,7 @@ for (const card of ['4000 0025 0000 3155', '4000 0000 0000 3220']) {
     await outcome(ko.page, 'checkout:failed');
     const pi = await status(ko.pi);
     assert.equal(pi.status, 'requires_payment_method');
-    assert.match(await ko.page.getByRole('status').textContent(), /Try again/);
+    assert.match(await ko.page.getByRole('alert').textContent(), /Try again/);
     assert.equal(await ko.page.getByRole('button', { name: /^Pay / }).isEnabled(), true, 'the customer can try again');
   });
 }
@@ -93,7 +93,7 @@ test('4000 0084 0000 1629: declined after 3-D Secure, said plainly', async () =>
   await pay(page, field, '4000 0084 0000 1629');
   await challenge(page, 'Complete authentication');
   await outcome(page, 'checkout:failed');
-  assert.match(await page.getByRole('status').textContent(), /Your card was declined/);
+  assert.match(await page.getByRole('alert').textContent(), /Your card was declined/);
   assert.equal((await status(pi)).status, 'requires_payment_method');
 });
 

@@ -13,6 +13,18 @@
     $('card').classList.add('no-postal');
   }
 
+  const t = window.standInText ?? ((x) => x);
+  for (const label of document.querySelectorAll('label')) label.textContent = t(label.textContent);
+  // Stripe's Card Element `style` option: {base: {color, fontFamily, fontSize, iconColor}, invalid: {color}},
+  // applied through the CSSOM.
+  let style = {};
+  try { style = JSON.parse(params.get('style') || '{}'); } catch { /* the default look */ }
+  const root = document.documentElement.style;
+  if (style.base?.color) { root.setProperty('--base', style.base.color); document.body.style.color = style.base.color; }
+  if (style.base?.fontFamily) document.body.style.fontFamily = style.base.fontFamily;
+  if (style.base?.fontSize) document.body.style.fontSize = style.base.fontSize;
+  if (style.invalid?.color) root.setProperty('--invalid', style.invalid.color);
+
   const post = (msg) => window.parent.postMessage({ channel, ...msg }, parentOrigin);
   const digits = (s) => s.replace(/\D/g, '');
   const brandOf = (n) => (/^4/.test(n) ? 'visa' : /^(5[1-5]|2[2-7])/.test(n) ? 'mastercard' : /^3[47]/.test(n) ? 'amex' : 'unknown');
@@ -31,8 +43,8 @@
   function checkNumber(final) {
     const n = digits(number.value);
     const want = brandOf(n) === 'amex' ? 15 : 16;
-    if (n.length < want) return final ? verr('incomplete_number', 'Your card number is incomplete.') : null;
-    if (!luhn(n)) return verr('invalid_number', 'Your card number is invalid.');
+    if (n.length < want) return final ? verr('incomplete_number', t('Your card number is incomplete.')) : null;
+    if (!luhn(n)) return verr('invalid_number', t('Your card number is invalid.'));
     return null;
   }
   function checkExp(final) {
@@ -112,7 +124,7 @@
 
   async function submit(billingDetails) {
     const s = report(true);
-    if (s.error || !s.complete) return { error: s.error ?? verr('incomplete_number', 'Your card number is incomplete.') };
+    if (s.error || !s.complete) return { error: s.error ?? verr('incomplete_number', t('Your card number is incomplete.')) };
     const d = digits(exp.value);
     const billing = { ...(billingDetails ?? {}) };
     if (postal.value.trim() && !$('postal-field').hidden) {

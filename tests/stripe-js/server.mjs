@@ -47,6 +47,7 @@ export async function startStripeJs({ port, localstripeUrl, secretKey = 'sk_test
     '/card-field.js': ['application/javascript; charset=utf-8', file('card-field.js')],
     '/three-d-secure.html': ['text/html; charset=utf-8', file('three-d-secure.html')],
     '/three-d-secure.js': ['application/javascript; charset=utf-8', file('three-d-secure.js')],
+    '/i18n.js': ['application/javascript; charset=utf-8', file('i18n.js')],
   };
   const ls = localstripeUrl.replace(/\/$/, '');
   const lsAuth = { authorization: `Bearer ${secretKey}` };

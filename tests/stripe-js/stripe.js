@@ -1,7 +1,7 @@
 // Stripe.js stand-in (local/test stack only), served at /v3/. Implements the subset our
 // widget uses, with Stripe's signatures and result shapes:
-//   Stripe(pk, {stripeAccount?}) → stripe
-//   stripe.elements() → { create('card', {hidePostalCode?}) → element, getElement('card') }
+//   Stripe(pk, {stripeAccount?, locale?}) → stripe
+//   stripe.elements({locale?, appearance?}) → { create('card', {hidePostalCode?, style?}) → element, getElement('card') }
 //   element.mount(selectorOrElement) / unmount() / destroy() / focus() / blur() / clear()
 //   element.on|off('change'|'ready'|'focus'|'blur', cb)
 //   stripe.createPaymentMethod({type:'card', card: element, billing_details?})
@@ -53,7 +53,10 @@
       if (this._frame) throw integrationError('This Element is already mounted.');
       const channel = newChannel();
       const frame = document.createElement('iframe');
-      frame.src = frameUrl('card-field.html', { channel, hidePostalCode: this._options.hidePostalCode ? '1' : '0' });
+      frame.src = frameUrl('card-field.html', {
+        channel, hidePostalCode: this._options.hidePostalCode ? '1' : '0',
+        locale: this._locale ?? 'en', style: JSON.stringify(this._options.style ?? {}),
+      });
       frame.title = 'Secure card payment input frame';
       frame.setAttribute('allow', 'payment');
       frame.setAttribute('referrerpolicy', 'no-referrer');
@@ -110,17 +113,22 @@
 
   let overlayOpen = false;
   /** The 3-D Secure challenge in an overlay iframe; resolves with the stand-in's result. */
-  function challenge(clientSecret, key) {
+  const DIALOG_LABEL = {
+    en: 'Card authentication (3-D Secure test)', de: 'Kartenauthentifizierung (3-D-Secure-Test)',
+    fr: 'Authentification de la carte (test 3-D Secure)', it: 'Autenticazione della carta (test 3-D Secure)',
+    ru: 'Аутентификация карты (тест 3-D Secure)',
+  };
+  function challenge(clientSecret, key, locale = 'en') {
     const channel = newChannel();
     const previous = document.activeElement;
     const wrap = document.createElement('div');
     wrap.setAttribute('role', 'dialog');
     wrap.setAttribute('aria-modal', 'true');
-    wrap.setAttribute('aria-label', 'Card authentication (3-D Secure test)');
+    wrap.setAttribute('aria-label', DIALOG_LABEL[locale] ?? DIALOG_LABEL.en);
     wrap.style.cssText = 'position:fixed;inset:0;z-index:2147483647;background:rgba(0,0,0,.45);display:flex;align-items:center;justify-content:center';
     const frame = document.createElement('iframe');
     frame.title = '3-D Secure authentication challenge (test)';
-    frame.src = frameUrl('three-d-secure.html', { channel, client_secret: clientSecret, key });
+    frame.src = frameUrl('three-d-secure.html', { channel, client_secret: clientSecret, key, locale });
     frame.setAttribute('referrerpolicy', 'no-referrer');
     frame.style.cssText = 'border:0;border-radius:8px;background:#fff;width:min(420px,92vw);height:260px;box-shadow:0 8px 32px rgba(0,0,0,.3)';
     wrap.appendChild(frame);
@@ -154,14 +162,20 @@
     }
     const key = publishableKey;
     this._stripeAccount = options.stripeAccount; // accepted; localstripe has no Connect
+    // `locale` (Stripe's two-letter codes, 'auto' = the browser's): the card field's
+    // labels and errors and the 3-D Secure frame speak it.
+    const pick = (l) => (l && l !== 'auto' ? l : navigator.language).slice(0, 2).toLowerCase();
+    const locale = pick(options.locale);
 
-    this.elements = () => {
+    this.elements = (elementsOptions = {}) => {
       let card = null;
+      const elementsLocale = elementsOptions.locale ? pick(elementsOptions.locale) : locale;
       return {
         create(type, opts = {}) {
           if (type !== 'card') throw integrationError(`The stand-in only implements the 'card' Element, not '${type}'.`);
           if (card) throw integrationError('Can only create one Element of type card.');
           card = new CardElement(opts);
+          card._locale = elementsLocale;
           card._onDestroy = () => { card = null; };
           return card;
         },
@@ -193,7 +207,7 @@
       if (overlayOpen) {
         return { error: { type: 'invalid_request_error', code: 'authentication_in_progress', message: 'Another authentication is already open.' } };
       }
-      return challenge(clientSecret, key);
+      return challenge(clientSecret, key, locale);
     };
 
     // Only the "already confirmed server-side, now needs 3DS" use: a payment_method in

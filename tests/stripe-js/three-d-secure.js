@@ -8,6 +8,11 @@
   if (!channel || !parentOrigin || window.parent === window) return;
   const post = (msg) => window.parent.postMessage({ channel, ...msg }, parentOrigin);
   const buttons = [document.getElementById('complete'), document.getElementById('fail')];
+  const t = window.standInText ?? ((x) => x);
+  for (const id of ['title', 'desc', 'complete', 'fail']) {
+    const el = document.getElementById(id);
+    el.textContent = t(el.textContent);
+  }
   let done = false;
 
   async function finish(success) {

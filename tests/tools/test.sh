@@ -16,6 +16,9 @@ echo "== widget tests in headless Chromium (wasm-bindgen-test)"
   CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
   cargo test --target wasm32-unknown-unknown)
 
+echo "== widget types and npm package (tsc --noEmit, npm pack, install, type-check the example)"
+tests/tools/package-check.sh
+
 echo "== stand-ins on their own, against the published vectors (tests/stripe-proxy, tests/cashcloud, tests/worldpay)"
 node --test tests/stripe-proxy/ tests/cashcloud/ tests/worldpay/
 
