@@ -198,3 +198,31 @@ test('test clocks are refused a bad advance, and events of another merchant are 
     await rx.close();
   }
 });
+
+test('a slow endpoint never holds up a payment: the next payment completes while a delivery still hangs', async () => {
+  const m = await stripeMerchant();
+  const http = await import('node:http');
+  const hanging = [];
+  // The merchant's server takes each delivery and does not answer (until the test ends).
+  const server = http.createServer((req, res) => {
+    const h = { res, closed: false };
+    // Closed from the other side only when the Worker gives up on it (its 10 s timeout).
+    res.on('close', () => { h.closed = true; });
+    req.resume();
+    hanging.push(h);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const we = await endpoint(m, { url: `http://127.0.0.1:${server.address().port}/hooks` });
+    assert.equal(we.status, 200, we.text);
+    await pay(m, '10.00');
+    await until(() => hanging.length > 0, 'the first delivery to start');
+    // While that delivery hangs in the merchant object's alarm, a payment goes through.
+    const second = await pay(m, '11.00');
+    assert.equal(hanging[0].closed, false, 'the first delivery was still waiting for its answer');
+    assert.equal((await api('GET', `/v1/payment_intents/${second.id}`, { key: m.secret_key })).json.status, 'succeeded');
+  } finally {
+    for (const h of hanging) h.res.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
