@@ -75,9 +75,4 @@ impl Ctx {
     }
 }
 
-/// Fresh random bytes from the runtime's CSPRNG (crypto.getRandomValues).
-pub fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    getrandom::fill(&mut b).expect("the runtime provides crypto.getRandomValues");
-    b
-}
+pub use crate::entropy::random;

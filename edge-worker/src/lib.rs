@@ -8,6 +8,7 @@ use worker::{event, Context, Env, Method, Request, Response, Result, Router};
 
 mod call;
 mod ctx;
+mod entropy;
 mod http;
 mod idempotency;
 mod merchant;

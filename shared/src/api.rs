@@ -547,6 +547,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_csv_has_one_line_per_row_with_signed_net() {
+        use crate::ledger::EntryKind;
+        let row = |kind, amount: &str, net: &str, refund: Option<&str>| BalanceTransaction {
+            id: "txn_1".into(),
+            object: BalanceTransactionObject::BalanceTransaction,
+            kind,
+            amount: amount.into(),
+            net: net.into(),
+            currency: crate::money::Currency::from_str("CHF").unwrap(),
+            payment_intent: "pi_1".into(),
+            refund: refund.map(str::to_owned),
+            created: 1_796_279_158,
+        };
+        let csv = balance_transactions_csv(&[
+            row(EntryKind::Captured, "247.35", "247.35", None),
+            row(
+                EntryKind::RefundSucceeded,
+                "47.35",
+                "-47.35",
+                Some("re_\"x,y"),
+            ),
+        ]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "id,created_utc,type,amount,net,currency,payment_intent,refund"
+        );
+        assert_eq!(
+            lines[1],
+            "txn_1,2026-12-03T06:25:58Z,captured,247.35,247.35,CHF,pi_1,"
+        );
+        assert_eq!(
+            lines[2],
+            "txn_1,2026-12-03T06:25:58Z,refund_succeeded,47.35,-47.35,CHF,pi_1,\"re_\"\"x,y\""
+        );
+        assert_eq!(lines[3], "");
+    }
+
+    #[test]
     fn admin_platform_fee() {
         let v = |f: &str| {
             AdminUpdateMerchant {
@@ -1064,6 +1103,37 @@ pub enum BalanceTransactionObject {
     #[default]
     #[serde(rename = "balance_transaction")]
     BalanceTransaction,
+}
+
+/// The ledger as a merchant downloads it (`Accept: text/csv`): one line per row,
+/// times in UTC (ISO 8601), amounts as decimal strings, `net` signed.
+pub fn balance_transactions_csv(rows: &[BalanceTransaction]) -> String {
+    let mut out = String::from("id,created_utc,type,amount,net,currency,payment_intent,refund\r\n");
+    for r in rows {
+        let fields = [
+            r.id.as_str(),
+            &crate::ledger::utc_timestamp(r.created),
+            r.kind.as_str(),
+            &r.amount,
+            &r.net,
+            r.currency.code(),
+            &r.payment_intent,
+            r.refund.as_deref().unwrap_or(""),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// RFC 4180 quoting where a field needs it.
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_owned()
+    }
 }
 
 /// `POST /v1/webhook_endpoints`: where to send which events (none listed: all).

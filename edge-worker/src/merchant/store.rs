@@ -1170,7 +1170,7 @@ impl Store {
         let merchant = self
             .merchant()?
             .ok_or_else(|| corrupt("merchant", "object"))?;
-        let id = shared::keys::new_scoped_id("evt_", &merchant.id, &crate::ctx::random());
+        let id = shared::keys::new_scoped_id("evt_", &merchant.id, &crate::entropy::random());
         let body = serde_json::json!({
             "id": id,
             "object": "event",

@@ -4,9 +4,9 @@
 
 use std::str::FromStr;
 
-use shared::api::{BalanceTransaction, BalanceTransactionObject, List};
+use shared::api::{balance_transactions_csv, BalanceTransaction, BalanceTransactionObject, List};
 use shared::error::ApiError;
-use shared::ledger::{balance_transactions_csv, signed_amount, EntryKind};
+use shared::ledger::{signed_amount, EntryKind};
 use shared::money::{Currency, Money};
 use worker::{Request, Response, Result, RouteContext};
 
