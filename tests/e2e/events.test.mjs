@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { api, errorOf, paymentMethod, stripeMerchant } from './lib.mjs';
-import { intent, confirm, refund } from './payments.mjs';
+import { intent, confirm, refund, fault, clearFaults } from './payments.mjs';
 import { startReceiver, verify } from '../webhook-receiver/receiver.mjs';
 
 const endpoint = (m, body, idem = randomUUID()) => api('POST', '/v1/webhook_endpoints', { key: m.secret_key, body, idem });
@@ -224,5 +224,31 @@ test('a slow endpoint never holds up a payment: the next payment completes while
   } finally {
     for (const h of hanging) h.res.destroy();
     await new Promise((r) => server.close(r));
+  }
+});
+
+test('a refund Stripe refuses: the merchant hears refund.failed, and the amount is refundable again', async () => {
+  const { m, rx } = await withReceiver(undefined, ['refund.failed', 'refund.succeeded']);
+  try {
+    const pi = await pay(m, '40.00');
+    await fault({ method: 'POST', path_prefix: '/v1/refunds', kind: 'refuse_before_forward' });
+    let refused;
+    try {
+      refused = await refund(m, pi, '15.00');
+    } finally {
+      await clearFaults();
+    }
+    assert.ok(refused.status >= 400, refused.text);
+    const got = await until(() => rx.received.find((r) => r.event?.type === 'refund.failed'), 'refund.failed');
+    assert.equal(got.verified, true);
+    assert.equal(got.event.data.object.status, 'failed');
+    assert.equal(got.event.data.object.amount, '15.00');
+    assert.equal(got.event.data.object.payment_intent, pi.id);
+    // Nothing was refunded, and all of it can still be.
+    assert.equal((await api('GET', `/v1/payment_intents/${pi.id}`, { key: m.secret_key })).json.amount_refunded, '0.00');
+    const again = await refund(m, pi, '40.00');
+    assert.equal(again.json.status, 'succeeded', again.text);
+  } finally {
+    await rx.close();
   }
 });

@@ -24,7 +24,7 @@
 //   - Connect onboarding, which localstripe lacks: POST /v1/accounts (express),
 //     GET /v1/accounts/{id}, POST /v1/account_links, answered by the proxy itself;
 //   - injectable faults (lost answer after the charge happened, 500, 503, an answer held
-//     back for `hold_ms` while the caller is killed).
+//     back for `hold_ms` while the caller is killed, a final 400 refusal).
 // Control API (JSON), never forwarded:
 //   GET    /_recorder/requests?since=SEQ  → {data:[records with seq > SEQ], last_seq}
 //   DELETE /_recorder/requests            clears records (seq keeps counting; idempotency kept)
@@ -46,7 +46,7 @@ const CONNECT_FIELDS = new Set(['application_fee_amount', 'transfer_data[destina
 // Real Stripe parameters localstripe answers 400 "Unexpected …" to on a PaymentIntent
 // create or confirm: recorded, then removed before forwarding.
 const SDK_FIELDS = new Set(['use_stripe_sdk', 'return_url']);
-const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward', 'hold_after_forward']);
+const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward', 'hold_after_forward', 'refuse_before_forward']);
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -301,6 +301,14 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
     const taken = takeFault(req.method, url.pathname);
     const fault = taken?.kind ?? null;
     record.fault = fault;
+    if (fault === 'refuse_before_forward') {
+      // Stripe's final word against the request (a 400 it would give a refund of a
+      // disputed charge), without localstripe ever seeing it.
+      release();
+      return send(res, record, 400, JSON_TYPE, errorBody('invalid_request_error',
+        'The charge has been disputed and cannot be refunded (stripe-proxy fault refuse_before_forward).',
+        { code: 'charge_disputed' }));
+    }
     if (fault === '503_before_forward') {
       release();
       return send(res, record, 503, JSON_TYPE, errorBody('api_error',
