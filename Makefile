@@ -2,12 +2,13 @@
 # machine first (tests/tools/setup.sh is idempotent), then build.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup build dev test bench fmt
+.PHONY: help setup build dev test bench fuzz fmt
 
 help:
 	@echo "make dev    set up, build and start the local stack (prints the URLs)"
 	@echo "make test   set up, build and run every test"
 	@echo "make bench  set up, build and print the size and speed figures"
+	@echo "make fuzz   run every fuzz target for FUZZ_SECONDS (default 60) each (nightly)"
 
 setup:
 	@tests/tools/setup.sh
@@ -23,6 +24,9 @@ test: build
 
 bench: build
 	@node tests/tools/bench.mjs
+
+fuzz:
+	@tests/tools/fuzz.sh
 
 fmt:
 	cargo fmt --all
