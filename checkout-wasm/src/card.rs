@@ -7,7 +7,7 @@ use std::rc::Rc;
 use shared::intent::IntentStatus;
 use wasm_bindgen::JsValue;
 
-use crate::api::{ApiError, Client};
+use crate::api::Client;
 use crate::dom::OwnTime;
 use crate::i18n::Key;
 use crate::model::{Intent, NextAction};
@@ -117,22 +117,9 @@ fn offer(
                 }
             };
             view.busy(Key::Processing);
-            let intent = match client.confirm(&[("payment_method", &pm)]).await {
-                Ok(intent) => intent,
-                Err(ApiError::Unreachable) => {
-                    // The confirm may have reached the Worker and Stripe: never say
-                    // "failed" now, and never invite a second payment. Ask.
-                    view.busy(Key::UnknownOutcome);
-                    match crate::poll::answer(&view, &client).await {
-                        Some(i) => i,
-                        None => return,
-                    }
-                }
-                Err(e) => {
-                    view.problem(&e.say(&view.t));
-                    view.offer_pay(&label);
-                    return;
-                }
+            let fields = [("payment_method", pm.as_str())];
+            let Some(intent) = crate::poll::confirm(&view, &client, &fields, &label).await else {
+                return;
             };
             if !settle(&view, &client, &stripe, intent).await {
                 view.offer_pay(&label);

@@ -1,7 +1,7 @@
 //! Asking the Worker until an open outcome is decided: every way to pay ends here
 //! when the provider's answer comes later than the customer's click.
 
-use crate::api::Client;
+use crate::api::{ApiError, Client};
 use crate::dom::{sleep_ms, tab_hidden, wait_until_visible};
 use crate::model::Intent;
 use crate::view::View;
@@ -56,6 +56,30 @@ pub async fn until(
         sleep_ms(((next - now).min(1000.0)) as i32).await;
     }
     intent
+}
+
+/// Confirms with a way to pay's `fields`. A confirm whose answer was lost may have
+/// gone through: it is never shown as failed — the widget says it is checking and
+/// asks the Worker until it answers. A refusal is shown, and the pay button offered
+/// again with `again`. `None`: nothing more to do here (refused, or the widget is gone).
+pub async fn confirm(
+    view: &View,
+    client: &Client,
+    fields: &[(&str, &str)],
+    again: &str,
+) -> Option<Intent> {
+    match client.confirm(fields).await {
+        Ok(intent) => Some(intent),
+        Err(ApiError::Unreachable) => {
+            view.busy(crate::i18n::Key::UnknownOutcome);
+            answer(view, client).await
+        }
+        Err(e) => {
+            view.problem(&e.say(&view.t));
+            view.offer_pay(again);
+            None
+        }
+    }
 }
 
 /// Asks until the Worker answers at all (after a lost connection, e.g. during a

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use shared::intent::IntentStatus;
 
-use crate::api::{ApiError, Client};
+use crate::api::Client;
 use crate::i18n::Key;
 use crate::model::{Intent, NextAction};
 use crate::view::View;
@@ -53,19 +53,9 @@ fn offer(view: &Rc<View>, client: &Rc<Client>, intent: &Intent) {
         view.busy(Key::RedirectGoing);
         wasm_bindgen_futures::spawn_local(async move {
             let here = page_url().unwrap_or_default();
-            let intent = match client.confirm(&[("return_url", &here)]).await {
-                Ok(i) => Some(i),
-                // A hosted page may have been made: the Worker names it if so.
-                Err(ApiError::Unreachable) => {
-                    view.busy(Key::UnknownOutcome);
-                    crate::poll::answer(&view, &client).await
-                }
-                Err(e) => {
-                    view.problem(&e.say(&view.t));
-                    view.offer_pay(&label);
-                    None
-                }
-            };
+            // A hosted page may have been made for a lost answer: the Worker names it.
+            let fields = [("return_url", here.as_str())];
+            let intent = crate::poll::confirm(&view, &client, &fields, &label).await;
             match intent {
                 Some(Intent {
                     next_action: Some(NextAction::Redirect { url }),

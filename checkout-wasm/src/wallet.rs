@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use shared::intent::IntentStatus;
 
-use crate::api::{ApiError, Client};
+use crate::api::Client;
 use crate::i18n::{Key, Strings};
 use crate::model::{Intent, NextAction};
 use crate::poll::Every;
@@ -60,21 +60,11 @@ fn offer(view: &Rc<View>, client: &Rc<Client>) {
         let (view, client) = (view2.clone(), client.clone());
         view.busy(Key::WalletSending);
         wasm_bindgen_futures::spawn_local(async move {
-            let intent = match client.confirm(&[("cashcloud_username", &username)]).await {
-                Ok(intent) => intent,
-                // The request may have gone out: ask before offering another.
-                Err(ApiError::Unreachable) => {
-                    view.busy(Key::UnknownOutcome);
-                    match crate::poll::answer(&view, &client).await {
-                        Some(i) => i,
-                        None => return,
-                    }
-                }
-                Err(e) => {
-                    view.problem(&e.say(&view.t));
-                    view.offer_pay(view.t.get(Key::WalletPay));
-                    return;
-                }
+            // A request that may have gone out is asked about before another is offered.
+            let fields = [("cashcloud_username", username.as_str())];
+            let again = view.t.get(Key::WalletPay).to_owned();
+            let Some(intent) = crate::poll::confirm(&view, &client, &fields, &again).await else {
+                return;
             };
             if !wait(&view, &client, intent).await {
                 offer(&view, &client);
