@@ -305,11 +305,13 @@ pub fn create_refund(
 pub fn create_customer(
     auth: &Auth,
     our_customer_id: &str,
-    email: &str,
+    email: Option<&str>,
     name: Option<&str>,
 ) -> HttpRequest {
     let mut form = Form::new();
-    form.push("email", email);
+    if let Some(e) = email {
+        form.push("email", e);
+    }
     if let Some(n) = name {
         form.push("name", n);
     }
@@ -787,7 +789,7 @@ mod tests {
     fn customers_setup_intents_and_off_session_charges() {
         let k = key();
         let a = Auth::new(&k);
-        let r = create_customer(&a, "cus_ours1", "a+b@example.com", Some("Ann Lee"));
+        let r = create_customer(&a, "cus_ours1", Some("a+b@example.com"), Some("Ann Lee"));
         assert_eq!(r.path, "/v1/customers");
         assert_eq!(
             fields(&r),
