@@ -24,8 +24,9 @@ fn invalid(param: &str, message: impl Into<String>) -> ApiError {
     ApiError::invalid_request("parameter_invalid", message).with_param(param)
 }
 
-/// `prefix` then 1–255 ASCII letters, digits or '_'.
-fn is_id(value: &str, prefix: &str) -> bool {
+/// `prefix` then 1–255 ASCII letters, digits or '_' (ours or a provider's, such as
+/// Stripe's `pm_…`).
+pub fn is_id(value: &str, prefix: &str) -> bool {
     value.strip_prefix(prefix).is_some_and(|rest| {
         !rest.is_empty()
             && value.len() <= 255

@@ -100,7 +100,11 @@ pub async fn detach(req: Request, rc: RouteContext<Object>) -> Result<Response> 
         let c = load(&call, call.param("id"))?;
         let pm = call.param("pm").to_owned();
         let missing = || ApiError::not_found("payment_method").with_param("pm");
-        let Some(sc) = c.stripe_customer.as_deref().filter(|_| is_id("pm_", &pm)) else {
+        let Some(sc) = c
+            .stripe_customer
+            .as_deref()
+            .filter(|_| shared::billing::is_id(&pm, "pm_"))
+        else {
             return Err(missing().into());
         };
         let billing = Billing::merchant(&call.ctx, &m.id, call.livemode())?;

@@ -208,7 +208,7 @@ pub async fn confirm(req: Request, rc: RouteContext<Object>) -> Result<Response>
     serve(req, rc, Need::SecretOrPublishable, |call| async move {
         let body: Confirm = call.json()?;
         let row = load(&call, body.client_secret.as_deref())?;
-        if !is_id("pm_", &body.payment_method) {
+        if !shared::billing::is_id(&body.payment_method, "pm_") {
             return Err(ApiError::invalid_request(
                 "parameter_missing",
                 "payment_method must be the PaymentMethod id (pm_…) from Stripe's card field.",
