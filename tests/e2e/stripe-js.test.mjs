@@ -3,7 +3,7 @@
 // seeing card data, and runs the 3-D Secure challenge both ways.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveOrigin, launchBrowser, STRIPE } from './lib.mjs';
+import { serveOrigin, launchBrowser, STRIPE, PROXY } from './lib.mjs';
 
 const STRIPE_JS = process.env.STRIPE_JS_URL;
 const SK = 'sk_test_stripejs_e2e';
@@ -12,6 +12,16 @@ const PK = 'pk_test_stripejs_e2e';
 /** Straight to localstripe with a secret key, form-encoded. */
 async function ls(method, path, params) {
   const r = await fetch(STRIPE + path, {
+    method,
+    headers: { authorization: `Bearer ${SK}`, ...(params ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+    body: params ? new URLSearchParams(params).toString() : undefined,
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+/** Through the recording proxy (which completes a SetupIntent's 3-D Secure), form-encoded. */
+async function viaProxy(method, path, params) {
+  const r = await fetch(PROXY + path, {
     method,
     headers: { authorization: `Bearer ${SK}`, ...(params ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
     body: params ? new URLSearchParams(params).toString() : undefined,
@@ -199,5 +209,41 @@ test('an invalid card number shows an error in the field and createPaymentMethod
   assert.equal(r.error.type, 'validation_error');
   assert.equal(r.error.code, 'invalid_number');
   assert.equal(r.error.message, 'Your card number is invalid.');
+  assert.deepEqual(errors, []);
+});
+
+test('a SetupIntent\'s 3-D Secure: handleNextAction completes it (card saved to the customer); confirmCardSetup failed → error, nothing saved', async () => {
+  const { page, field, errors } = await shopPage();
+  const customer = (await viaProxy('POST', '/v1/customers', { email: 'save@example.com' })).json.id;
+  const saved = async () => (await viaProxy('GET', `/v1/payment_methods?customer=${customer}&type=card`)).json.data.map((p) => p.id);
+  async function setupNeeding3ds() {
+    await typeCard(field, '4000 0025 0000 3155');
+    const { paymentMethod } = await page.evaluate(() => stripe.createPaymentMethod({ type: 'card', card }));
+    const si = (await viaProxy('POST', '/v1/setup_intents', { customer, usage: 'off_session' })).json;
+    const c = await viaProxy('POST', `/v1/setup_intents/${si.id}/confirm`, { payment_method: paymentMethod.id, use_stripe_sdk: 'true' });
+    assert.equal(c.json.status, 'requires_action', JSON.stringify(c.json));
+    return { si, pm: paymentMethod.id };
+  }
+
+  const ko = await setupNeeding3ds();
+  await page.evaluate((cs) => { window.outcome = stripe.confirmCardSetup(cs); }, ko.si.client_secret);
+  await page.frameLocator('[role="dialog"] iframe').getByRole('button', { name: 'Fail authentication' }).click();
+  const r = await page.evaluate(() => window.outcome);
+  assert.equal(r.setupIntent, undefined);
+  assert.equal(r.error.code, 'setup_intent_authentication_failure');
+  assert.equal(r.error.setup_intent.status, 'requires_payment_method');
+  assert.deepEqual(await saved(), []);
+
+  await page.evaluate(() => card.clear());
+  await page.waitForFunction(() => events.filter((e) => e.t === 'change').at(-1)?.ev.empty === true);
+  const ok = await setupNeeding3ds();
+  await page.evaluate((cs) => { window.outcome = stripe.handleNextAction({ clientSecret: cs }); }, ok.si.client_secret);
+  await page.frameLocator('[role="dialog"] iframe').getByRole('button', { name: 'Complete authentication' }).click();
+  const r2 = await page.evaluate(() => window.outcome);
+  assert.equal(r2.error, undefined, JSON.stringify(r2.error));
+  assert.equal(r2.setupIntent.id, ok.si.id);
+  assert.equal(r2.setupIntent.status, 'succeeded');
+  assert.equal(r2.setupIntent.payment_method, ok.pm);
+  assert.deepEqual(await saved(), [ok.pm]);
   assert.deepEqual(errors, []);
 });

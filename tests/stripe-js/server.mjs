@@ -1,11 +1,13 @@
 // A small Stripe.js stand-in for the local/test stack: the subset of Stripe.js our widget
 // uses (Stripe(), elements().create('card'), createPaymentMethod, handleNextAction /
-// confirmCardPayment, retrievePaymentIntent), backed by localstripe. Like Stripe.js, the
+// confirmCardPayment / confirmCardSetup, retrievePaymentIntent / retrieveSetupIntent),
+// backed by localstripe. SetupIntents go through the recording proxy (PROXY_URL), which
+// completes their 3-D Secure: localstripe cannot. Like Stripe.js, the
 // card field and the 3-D Secure challenge are iframes on this server's origin, so card
 // data never touches the merchant page; only this origin sends it on, to localstripe,
 // with a test secret key that stays here. Nothing here logs request bodies.
 //
-//   usage: node server.mjs PORT LOCALSTRIPE_URL        (binds 127.0.0.1 only)
+//   usage: node server.mjs PORT LOCALSTRIPE_URL [PROXY_URL]    (binds 127.0.0.1 only)
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,8 @@ const file = (name) => readFileSync(path.join(DIR, name), 'utf8');
 const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'";
 const AUTH_FAILED = 'We are unable to authenticate your payment method. Please choose a different payment method and try again.';
 const CLIENT_SECRET = /^(pi_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+$/;
+const SETUP_SECRET = /^(seti_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+$/;
+const SETUP_AUTH_FAILED = 'We are unable to authenticate your payment method. Please choose a different payment method and try again.';
 
 /** Stripe's nested form encoding: {card: {number: 1}} → card[number]=1. */
 function form(obj, prefix = '', out = new URLSearchParams()) {
@@ -37,10 +41,17 @@ function publicIntent(pi) {
     next_action: next_action ?? null, last_payment_error: last_payment_error ?? null };
 }
 
+/** Only what a browser-side caller of Stripe.js gets to see of a SetupIntent. */
+function publicSetupIntent(si) {
+  const { id, object, status, usage, client_secret, next_action, last_setup_error } = si;
+  const payment_method = typeof si.payment_method === 'string' ? si.payment_method : si.payment_method?.id ?? null;
+  return { id, object, status, usage, client_secret, payment_method, next_action: next_action ?? null, last_setup_error: last_setup_error ?? null };
+}
+
 const cardError = (code, message, extra = {}) => ({ error: { type: 'card_error', code, message, ...extra } });
 const requestError = (code, message) => ({ error: { type: 'invalid_request_error', code, message } });
 
-export async function startStripeJs({ port, localstripeUrl, secretKey = 'sk_test_standin' }) {
+export async function startStripeJs({ port, localstripeUrl, proxyUrl, secretKey = 'sk_test_standin' }) {
   const script = file('stripe.js');
   const pages = {
     '/card-field.html': ['text/html; charset=utf-8', file('card-field.html')],
@@ -52,10 +63,10 @@ export async function startStripeJs({ port, localstripeUrl, secretKey = 'sk_test
   const ls = localstripeUrl.replace(/\/$/, '');
   const lsAuth = { authorization: `Bearer ${secretKey}` };
 
-  async function localstripe(method, p, { body, auth = true } = {}) {
+  async function localstripe(method, p, { body, auth = true, base = ls } = {}) {
     const headers = auth ? { ...lsAuth } : {};
     if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const r = await fetch(ls + p, { method, headers, body: body?.toString() });
+    const r = await fetch(base + p, { method, headers, body: body?.toString() });
     let json;
     try { json = await r.json(); } catch { json = {}; }
     return { status: r.status, json };
@@ -70,6 +81,30 @@ export async function startStripeJs({ port, localstripeUrl, secretKey = 'sk_test
       return requestError('resource_missing', 'No such payment_intent.');
     }
     return { paymentIntent: publicIntent(r.json) };
+  }
+
+  // SetupIntents: through the recording proxy, which keeps what localstripe cannot
+  // (3-D Secure at setup, a declined setup that stays retryable).
+  const proxy = proxyUrl?.replace(/\/$/, '');
+  async function retrieveSetupIntent(clientSecret) {
+    const m = SETUP_SECRET.exec(clientSecret ?? '');
+    if (!m || !proxy) return requestError('invalid_client_secret', 'That client secret is not a SetupIntent client secret.');
+    const r = await localstripe('GET', `/v1/setup_intents/${m[1]}`, { base: proxy });
+    if (r.status !== 200 || r.json.client_secret !== clientSecret) return requestError('resource_missing', 'No such setup_intent.');
+    return { setupIntent: publicSetupIntent(r.json) };
+  }
+
+  async function authenticateSetup(b) {
+    const m = SETUP_SECRET.exec(b.client_secret);
+    const r = await localstripe('POST', `/v1/setup_intents/${m[1]}/_authenticate?success=${b.success}`,
+      { base: proxy, body: form({ client_secret: b.client_secret }) });
+    const now = r.status === 200 ? { setupIntent: publicSetupIntent(r.json) } : await retrieveSetupIntent(b.client_secret);
+    if (now.error) return now;
+    const si = now.setupIntent;
+    if (si.status === 'requires_payment_method' && si.last_setup_error) {
+      return cardError('setup_intent_authentication_failure', SETUP_AUTH_FAILED, { setup_intent: si });
+    }
+    return now;
   }
 
   // Card data arrives here from the card-field iframe and goes nowhere but localstripe.
@@ -92,10 +127,12 @@ export async function startStripeJs({ port, localstripeUrl, secretKey = 'sk_test
   }
 
   async function authenticate(b) {
+    const setup = SETUP_SECRET.test(b.client_secret ?? '') && proxy;
     const m = CLIENT_SECRET.exec(b.client_secret ?? '');
-    if (!m || typeof b.key !== 'string' || !b.key.startsWith('pk_') || typeof b.success !== 'boolean') {
+    if ((!m && !setup) || typeof b.key !== 'string' || !b.key.startsWith('pk_') || typeof b.success !== 'boolean') {
       return requestError('parameter_invalid', 'client_secret, key (pk_…) and success are required.');
     }
+    if (setup) return authenticateSetup(b);
     const r = await localstripe('POST', `/v1/payment_intents/${m[1]}/_authenticate?success=${b.success}`,
       { auth: false, body: form({ key: b.key, client_secret: b.client_secret }) });
     // Not (or no longer) in requires_action: report what the intent is now.
@@ -141,6 +178,12 @@ export async function startStripeJs({ port, localstripeUrl, secretKey = 'sk_test
         const r = await retrieveIntent(url.searchParams.get('client_secret'));
         return json(r.error ? 404 : 200, r, cors);
       }
+      if (req.method === 'GET' && url.pathname === '/setup_intent') {
+        const cors = { 'access-control-allow-origin': '*' };
+        if (!url.searchParams.get('key')?.startsWith('pk_')) return json(401, requestError('api_key_required', 'A publishable key is required.'), cors);
+        const r = await retrieveSetupIntent(url.searchParams.get('client_secret'));
+        return json(r.error ? 404 : 200, r, cors);
+      }
       if (req.method === 'POST' && (url.pathname === '/payment_methods' || url.pathname === '/authenticate')) {
         // Only our own iframes may call these: same origin, no CORS headers ever.
         const site = req.headers['sec-fetch-site'];
@@ -178,12 +221,12 @@ export async function startStripeJs({ port, localstripeUrl, secretKey = 'sk_test
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const [port, localstripeUrl] = process.argv.slice(2);
+  const [port, localstripeUrl, proxyUrl] = process.argv.slice(2);
   if (!port || !localstripeUrl) {
-    console.error('usage: node server.mjs PORT LOCALSTRIPE_URL');
+    console.error('usage: node server.mjs PORT LOCALSTRIPE_URL [PROXY_URL]');
     process.exit(2);
   }
-  const s = await startStripeJs({ port: Number(port), localstripeUrl });
+  const s = await startStripeJs({ port: Number(port), localstripeUrl, proxyUrl });
   console.log(`Stripe.js stand-in: ${s.url}/v3/ (localstripe ${localstripeUrl})`);
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => s.close().then(() => process.exit(0)));
 }

@@ -8,7 +8,9 @@
 //     → Promise<{paymentMethod:{id, type:'card', card:{brand, last4, …}}} | {error}>
 //   stripe.handleNextAction({clientSecret}) / stripe.confirmCardPayment(clientSecret)
 //     → Promise<{paymentIntent:{id, status, …}} | {error:{type, code, message, payment_intent?}}>
-//   stripe.retrievePaymentIntent(clientSecret) → Promise<{paymentIntent} | {error}>
+//   the same for a SetupIntent's `seti_…_secret_…` (and stripe.confirmCardSetup(clientSecret))
+//     → Promise<{setupIntent:{id, status, …}} | {error:{type, code, message, setup_intent?}}>
+//   stripe.retrievePaymentIntent(clientSecret) / retrieveSetupIntent → Promise<{paymentIntent|setupIntent} | {error}>
 // The card field and the 3-D Secure challenge are iframes on the stand-in's origin; this
 // page only ever receives events, PaymentMethod ids and intent statuses.
 (() => {
@@ -191,19 +193,22 @@
       return data.card._submit(data.billing_details);
     };
 
-    this.retrievePaymentIntent = async (clientSecret) => {
+    const retrieve = (what) => async (clientSecret) => {
       try {
-        const r = await fetch(`${ORIGIN}/payment_intent?${new URLSearchParams({ client_secret: clientSecret, key })}`);
+        const r = await fetch(`${ORIGIN}/${what}?${new URLSearchParams({ client_secret: clientSecret, key })}`);
         return await r.json();
       } catch {
         return { error: { type: 'api_connection_error', code: 'network_error', message: 'Could not reach the payment service.' } };
       }
     };
+    this.retrievePaymentIntent = retrieve('payment_intent');
+    this.retrieveSetupIntent = retrieve('setup_intent');
 
     this.handleNextAction = async ({ clientSecret } = {}) => {
       if (typeof clientSecret !== 'string') throw integrationError('handleNextAction needs {clientSecret}.');
-      const now = await this.retrievePaymentIntent(clientSecret);
-      if (now.error || now.paymentIntent.status !== 'requires_action') return now;
+      const setup = clientSecret.startsWith('seti_');
+      const now = await (setup ? this.retrieveSetupIntent : this.retrievePaymentIntent)(clientSecret);
+      if (now.error || (setup ? now.setupIntent : now.paymentIntent).status !== 'requires_action') return now;
       if (overlayOpen) {
         return { error: { type: 'invalid_request_error', code: 'authentication_in_progress', message: 'Another authentication is already open.' } };
       }
@@ -216,6 +221,14 @@
       if (data?.payment_method) {
         return { error: { type: 'invalid_request_error', code: 'not_supported_by_stand_in',
           message: 'The local Stripe.js stand-in supports confirmCardPayment(clientSecret) only; confirm with the payment method server-side.' } };
+      }
+      return this.handleNextAction({ clientSecret });
+    };
+    // The same for a SetupIntent confirmed server-side (card saved, 3-D Secure at setup).
+    this.confirmCardSetup = async (clientSecret, data) => {
+      if (data?.payment_method) {
+        return { error: { type: 'invalid_request_error', code: 'not_supported_by_stand_in',
+          message: 'The local Stripe.js stand-in supports confirmCardSetup(clientSecret) only; confirm with the payment method server-side.' } };
       }
       return this.handleNextAction({ clientSecret });
     };

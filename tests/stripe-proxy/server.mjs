@@ -25,6 +25,40 @@
 //     GET /v1/accounts/{id}, POST /v1/account_links, answered by the proxy itself;
 //   - injectable faults (lost answer after the charge happened, 500, 503, an answer held
 //     back for `hold_ms` while the caller is killed, a final 400 refusal).
+// Saved cards (issue 11), where localstripe is not Stripe:
+//   - `setup_future_usage` on a PaymentIntent (localstripe: 400 "Unexpected"): recorded,
+//     stripped, echoed on that intent's answers; once it succeeds (or is authorised) its
+//     PaymentMethod is attached to its `customer` (`POST /v1/payment_methods/{pm}/attach`
+//     upstream), as Stripe does. The attach happens when an answer through here shows the
+//     success, or before the customer's cards are listed or charged, whichever is first
+//     (the 3-D Secure of an on-session payment completes between Stripe.js and localstripe).
+//   - SetupIntents: localstripe never attaches the PaymentMethod of a succeeded one to the
+//     customer; here it is attached as soon as an answer shows it succeeded. A declined card
+//     at confirm makes localstripe's SetupIntent `canceled` (final); Stripe answers 402
+//     card_error with the SetupIntent in `error.setup_intent`, back in
+//     `requires_payment_method` with `last_setup_error`, so the customer can try another
+//     card: that is what this proxy answers and shows on later reads. A confirm must carry
+//     `use_stripe_sdk=true` like a PaymentIntent's (stripe.handleNextAction finishes it).
+//   - 3-D Secure at setup: localstripe has no `_authenticate` for SetupIntents. This proxy
+//     answers `POST /v1/setup_intents/{id}/_authenticate?success=true|false` (body
+//     `client_secret=…`; the Stripe.js stand-in calls it): success confirms upstream, so the
+//     SetupIntent succeeds (and is attached); failure puts it back in
+//     `requires_payment_method` with `last_setup_error` setup_intent_authentication_failure.
+//   - Off-session charges (`POST /v1/payment_intents` with `off_session=true&confirm=true`):
+//     localstripe answers `requires_action` for every 3-D Secure card, which Stripe never
+//     does off session. Here the create is forwarded without `confirm`/`off_session`, then
+//     confirmed upstream, and the outcome is Stripe's: 4000 0025 0000 3155 succeeds once set
+//     up (a succeeded SetupIntent or `setup_future_usage` payment through this proxy; the
+//     bank's challenge is completed upstream), other 3-D Secure cards (4000 0027 6000 3184)
+//     → HTTP 402 card_error `authentication_required` with the intent in
+//     `error.payment_intent` (`requires_payment_method`, the same `last_payment_error` on
+//     later reads); a declined charge (4000 0000 0000 0341) → 402 card_error `card_declined`
+//     with `error.payment_intent`, where localstripe names only the charge. The card is found
+//     by retrieving the PaymentMethod upstream (its last4). Records show the Worker's one
+//     request (with `emulated` saying which path it took); idempotency and faults apply to
+//     the whole as to any request.
+//   - `GET /v1/payment_methods?customer=…` without `type` (Stripe: every type; localstripe:
+//     400) lists cards. Detach behaves as at Stripe already.
 // Control API (JSON), never forwarded:
 //   GET    /_recorder/requests?since=SEQ  → {data:[records with seq > SEQ], last_seq}
 //   DELETE /_recorder/requests            clears records (seq keeps counting; idempotency kept)
@@ -46,6 +80,14 @@ const CONNECT_FIELDS = new Set(['application_fee_amount', 'transfer_data[destina
 // Real Stripe parameters localstripe answers 400 "Unexpected …" to on a PaymentIntent
 // create or confirm: recorded, then removed before forwarding.
 const SDK_FIELDS = new Set(['use_stripe_sdk', 'return_url']);
+// …and on a PaymentIntent, `setup_future_usage` (recorded, echoed, acted on here).
+const PI_STRIPPED = new Set([...SDK_FIELDS, 'setup_future_usage']);
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+// When the proxy calls localstripe itself and the caller sent no key (localstripe takes any).
+const FALLBACK_AUTH = 'Bearer sk_test_stripe_proxy';
+const SETUP_AUTH_FAILED = 'The latest attempt to set up the payment method has failed because authentication failed.';
+const AUTH_REQUIRED = 'Your card was declined. This transaction requires authentication.';
+const CARD_DECLINED = 'Your card was declined.';
 const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward', 'hold_after_forward', 'refuse_before_forward']);
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -102,12 +144,13 @@ function without(raw, names) {
 // 3-D Secure with real Stripe, or null when it is well formed / not a confirm at all.
 function missingUseStripeSdk(method, pathname, form) {
   if (method !== 'POST') return null;
-  const confirm = /^\/v1\/payment_intents\/[^/]+\/confirm$/.test(pathname);
+  const confirm = /^\/v1\/(payment|setup)_intents\/[^/]+\/confirm$/.test(pathname);
   const createConfirm = pathname === '/v1/payment_intents' && form.get('confirm') === 'true'
     && form.get('off_session') !== 'true';
   if (!confirm && !createConfirm) return null;
   if (form.get('use_stripe_sdk') === 'true') return null;
-  return `stripe-proxy: a PaymentIntent ${confirm ? 'confirm' : 'create with confirm=true'} must carry `
+  const what = pathname.startsWith('/v1/setup_intents') ? 'SetupIntent confirm' : `PaymentIntent ${confirm ? 'confirm' : 'create with confirm=true'}`;
+  return `stripe-proxy: a ${what} must carry `
     + 'use_stripe_sdk=true: without it real Stripe answers a 3-D Secure card in a way '
     + 'stripe.handleNextAction cannot finish (localstripe would accept it, this proxy does not).';
 }
@@ -189,6 +232,191 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
 
   const accounts = new Map(); // acct_… → the Express account made here
 
+  // Saved cards (see the header): what Stripe would have done that localstripe does not.
+  const setupFutureUsage = new Map(); // pi_… → {value, customer, attached}
+  const setUp = new Set(); // pm_… set up for off-session use (attached through a setup here)
+  const setupAttached = new Set(); // seti_… whose PaymentMethod is attached
+  const setupOverlay = new Map(); // seti_… → Stripe's fields over localstripe's (after a decline or failed 3DS)
+  const authRequired = new Map(); // pi_… → the last_payment_error of an off-session authentication_required
+
+  /** A call of the proxy's own to localstripe: {status, json}. */
+  async function callUpstream(method, path, { body = '', auth = FALLBACK_AUTH } = {}) {
+    const headers = { authorization: auth, 'accept-encoding': 'identity' };
+    if (method === 'POST') Object.assign(headers, { 'content-type': FORM_TYPE, 'content-length': Buffer.byteLength(body) });
+    const res = await forward(method, path, headers, method === 'POST' ? body : undefined);
+    const buf = await readBody(res);
+    let json = null;
+    try { json = JSON.parse(buf.toString()); } catch { /* not JSON */ }
+    return { status: res.statusCode, json };
+  }
+  const answer = (status, obj) => ({ status, headers: { ...JSON_TYPE }, body: Buffer.from(JSON.stringify(obj)) });
+  const idOf = (v) => (typeof v === 'string' ? v : v?.id ?? null);
+
+  /** Attaches `pm` to `customer` upstream, as Stripe does when a setup succeeds. */
+  async function attach(pm, customer, auth) {
+    if (!pm || !customer) return false;
+    const r = await callUpstream('POST', `/v1/payment_methods/${encodeURIComponent(pm)}/attach`,
+      { body: new URLSearchParams({ customer }).toString(), auth });
+    if (r.status === 200) setUp.add(pm);
+    return r.status === 200;
+  }
+
+  /** Payments with setup_future_usage that succeeded out of our sight (3-D Secure between Stripe.js and localstripe): attach their cards now. */
+  async function settleSaved(customer, auth) {
+    for (const [id, s] of setupFutureUsage) {
+      if (s.attached || s.customer !== customer) continue;
+      const r = await callUpstream('GET', `/v1/payment_intents/${id}`, { auth });
+      if (['succeeded', 'requires_capture'].includes(r.json?.status)) s.attached = await attach(idOf(r.json.payment_method), customer, auth);
+    }
+  }
+
+  async function shapePaymentIntent(obj, ctx, status) {
+    if (ctx.method === 'POST' && typeof obj.id === 'string') {
+      if (ctx.removed) {
+        const prev = connectById.get(obj.id) ?? {};
+        const next = connectShape(ctx.removed);
+        if (prev.transfer_data && next.transfer_data) next.transfer_data = { ...prev.transfer_data, ...next.transfer_data };
+        connectById.set(obj.id, { ...prev, ...next });
+      }
+      const sfu = ctx.form.get('setup_future_usage');
+      if (sfu) setupFutureUsage.set(obj.id, { value: sfu, customer: obj.customer ?? ctx.form.get('customer'), attached: false });
+      // Anything the Worker does to the intent afterwards ends the off-session failure.
+      if (ctx.path !== '/v1/payment_intents') authRequired.delete(obj.id);
+      if (ctx.path.endsWith('/capture') && status === 200) {
+        captured.set(obj.id, Number(ctx.form.get('amount_to_capture') ?? obj.amount));
+      }
+    }
+    const saved = setupFutureUsage.get(obj.id);
+    if (saved && !saved.attached && ['succeeded', 'requires_capture'].includes(obj.status)) {
+      saved.attached = await attach(idOf(obj.payment_method), saved.customer, ctx.auth);
+    }
+    const out = { ...obj, ...amounts(obj, captured.get(obj.id)), ...withFee(obj, captured.get(obj.id)), ...(connectById.get(obj.id) ?? {}) };
+    if (saved) out.setup_future_usage = saved.value;
+    const failed = authRequired.get(obj.id);
+    if (failed && obj.status === 'requires_payment_method') Object.assign(out, { last_payment_error: failed, payment_method: null });
+    return out;
+  }
+
+  async function shapeSetupIntent(obj, ctx) {
+    const over = setupOverlay.get(obj.id);
+    if (over && obj.status !== 'succeeded') return { ...obj, ...over };
+    if (obj.status === 'succeeded' && !setupAttached.has(obj.id)
+      && await attach(idOf(obj.payment_method), obj.customer, ctx.auth)) setupAttached.add(obj.id);
+    return obj;
+  }
+
+  /** An answer's JSON as Stripe would have written it. */
+  async function reshape(buf, ctx, status) {
+    let obj;
+    try { obj = JSON.parse(buf.toString()); } catch { return buf; }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return buf;
+    const one = (o) => (o?.object === 'payment_intent' ? shapePaymentIntent(o, ctx, status)
+      : o?.object === 'setup_intent' ? shapeSetupIntent(o, ctx) : null);
+    const shaped = await one(obj);
+    if (shaped) return Buffer.from(JSON.stringify(shaped));
+    const e = obj.error;
+    if (e && typeof e === 'object' && (e.payment_intent || e.setup_intent)) {
+      const inner = await one(e.payment_intent ?? e.setup_intent);
+      return Buffer.from(JSON.stringify({ ...obj, error: { ...e, [e.payment_intent ? 'payment_intent' : 'setup_intent']: inner } }));
+    }
+    return buf;
+  }
+
+  // The requests this proxy answers by more than one call upstream; null: forward as usual.
+  function emulate(ctx, fwdBody, url) {
+    const { method, path, form, auth, record } = ctx;
+    const finish = async (status, obj) => answer(status, JSON.parse((await reshape(Buffer.from(JSON.stringify(obj)), ctx, status)).toString()));
+
+    if (method === 'POST' && path === '/v1/payment_intents' && form.get('off_session') === 'true' && form.get('confirm') === 'true') {
+      return async () => {
+        const pm = form.get('payment_method');
+        const customer = form.get('customer');
+        if (customer) await settleSaved(customer, auth);
+        const expand = form.getAll('expand[]').map((e) => `expand[]=${encodeURIComponent(e)}`).join('&');
+        const created = await callUpstream('POST', path, { body: without(fwdBody, new Set(['confirm', 'off_session'])), auth });
+        if (created.status !== 200) return finish(created.status, created.json);
+        const id = created.json.id;
+        const confirmed = await callUpstream('POST', `/v1/payment_intents/${id}/confirm`, { body: expand, auth });
+        if (confirmed.status === 402) {
+          record.emulated = 'off_session_declined';
+          const now = await callUpstream('GET', `/v1/payment_intents/${id}${expand ? `?${expand}` : ''}`, { auth });
+          const e = confirmed.json?.error ?? {};
+          return finish(402, { error: { type: 'card_error', code: e.code ?? 'card_declined', decline_code: 'generic_decline',
+            message: e.message ?? CARD_DECLINED, charge: e.charge, payment_method: { id: pm, object: 'payment_method' }, payment_intent: now.json } });
+        }
+        if (confirmed.status !== 200 || confirmed.json?.status !== 'requires_action') return finish(confirmed.status, confirmed.json);
+        // The bank asked for 3-D Secure: off session Stripe decides at once, by the card.
+        const card = await callUpstream('GET', `/v1/payment_methods/${encodeURIComponent(pm)}`, { auth });
+        const frictionless = card.json?.card?.last4 === '3155' && setUp.has(pm);
+        const done = await callUpstream('POST', `/v1/payment_intents/${id}/_authenticate?success=${frictionless}${expand ? `&${expand}` : ''}`,
+          { body: new URLSearchParams({ client_secret: confirmed.json.client_secret }).toString(), auth });
+        if (frictionless) {
+          record.emulated = 'off_session_set_up';
+          return finish(done.status, done.json);
+        }
+        record.emulated = 'off_session_authentication_required';
+        const error = { type: 'card_error', code: 'authentication_required', decline_code: 'authentication_required', message: AUTH_REQUIRED };
+        authRequired.set(id, { ...error, payment_method: card.json });
+        return finish(402, { error: { ...error, payment_method: card.json, payment_intent: done.json } });
+      };
+    }
+
+    const confirm = /^\/v1\/setup_intents\/(seti_[A-Za-z0-9]+)\/confirm$/.exec(path);
+    if (method === 'POST' && confirm) {
+      return async () => {
+        const id = confirm[1];
+        setupOverlay.delete(id); // a new attempt
+        const r = await callUpstream('POST', path + url.search, { body: fwdBody, auth });
+        if (r.status !== 402) return finish(r.status, r.json);
+        // localstripe cancels the SetupIntent; Stripe lets the customer try another card.
+        record.emulated = 'setup_declined';
+        const now = await callUpstream('GET', `/v1/setup_intents/${id}`, { auth });
+        const e = r.json?.error ?? {};
+        const error = { type: 'card_error', code: e.code ?? 'card_declined', decline_code: 'generic_decline', message: e.message ?? CARD_DECLINED };
+        const pm = idOf(now.json?.payment_method) ?? form.get('payment_method');
+        setupOverlay.set(id, { status: 'requires_payment_method', payment_method: null, next_action: null,
+          last_setup_error: { ...error, payment_method: pm ? { id: pm, object: 'payment_method' } : null } });
+        return finish(402, { error: { ...error, setup_intent: now.json } });
+      };
+    }
+
+    const authenticate = /^\/v1\/setup_intents\/(seti_[A-Za-z0-9]+)\/_authenticate$/.exec(path);
+    if (method === 'POST' && authenticate) {
+      return async () => {
+        const id = authenticate[1];
+        record.emulated = 'setup_authenticate';
+        const success = url.searchParams.get('success');
+        if (!['true', 'false'].includes(success)) return answer(400, { error: { type: 'invalid_request_error', code: 'parameter_invalid', param: 'success', message: 'success must be true or false.' } });
+        const r = await callUpstream('GET', `/v1/setup_intents/${id}`, { auth });
+        if (r.status !== 200) return answer(r.status, r.json);
+        const seti = await shapeSetupIntent(r.json, ctx);
+        if (form.get('client_secret') !== seti.client_secret) return answer(401, { error: { type: 'invalid_request_error', message: 'Unauthorized' } });
+        if (seti.status !== 'requires_action') {
+          return answer(400, { error: { type: 'invalid_request_error', code: 'setup_intent_unexpected_state', message: `This SetupIntent is ${seti.status}, not requires_action.`, setup_intent: seti } });
+        }
+        if (success === 'true') {
+          const done = await callUpstream('POST', `/v1/setup_intents/${id}/confirm`, { body: new URLSearchParams({ client_secret: seti.client_secret }).toString(), auth });
+          return finish(done.status, done.json);
+        }
+        setupOverlay.set(id, { status: 'requires_payment_method', payment_method: null, next_action: null,
+          last_setup_error: { type: 'invalid_request_error', code: 'setup_intent_authentication_failure', message: SETUP_AUTH_FAILED,
+            payment_method: seti.payment_method ? { id: idOf(seti.payment_method), object: 'payment_method' } : null } });
+        return finish(200, seti);
+      };
+    }
+
+    if (method === 'GET' && path === '/v1/payment_methods' && url.searchParams.get('customer')) {
+      return async () => {
+        await settleSaved(url.searchParams.get('customer'), auth);
+        const q = new URLSearchParams(url.search);
+        if (!q.has('type')) q.set('type', 'card'); // Stripe: every type; ours are cards
+        const r = await callUpstream('GET', `${path}?${q}`, { auth });
+        return answer(r.status, r.json);
+      };
+    }
+    return null;
+  }
+
   // POST /v1/accounts, GET /v1/accounts/{id}, POST /v1/account_links; null: not ours.
   function connectRoute(method, path, form) {
     const bad = (param, message) => [400, { error: { type: 'invalid_request_error', code: 'parameter_invalid', param, message } }];
@@ -248,7 +476,7 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       seq: ++seq, method: req.method, path: url.pathname, query: [...url.searchParams],
       headers: recordedHeaders,
       form: isForm ? [...new URLSearchParams(body.toString())] : body.length ? null : [],
-      status: null, upstream_status: null, replayed: false, fault: null,
+      status: null, upstream_status: null, replayed: false, fault: null, emulated: null,
     };
     records.push(record);
 
@@ -316,54 +544,50 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
     }
 
     const isIntent = url.pathname.startsWith('/v1/payment_intents');
-    const sent = isForm && isIntent && req.method === 'POST' ? without(body.toString(), SDK_FIELDS) : body;
+    const isSetup = url.pathname.startsWith('/v1/setup_intents');
+    // Answers whose JSON this proxy may rewrite (so never compressed).
+    const reshapes = isIntent || isSetup || url.pathname.startsWith('/v1/payment_methods');
+    const strip = isIntent ? PI_STRIPPED : isSetup && url.pathname.endsWith('/confirm') ? SDK_FIELDS : null;
+    const sent = isForm && strip && req.method === 'POST' ? without(body.toString(), strip) : body;
     const { body: fwdBody, removed } = isForm ? splitConnect(sent.toString()) : { body: sent, removed: null };
-    const headers = withoutHopByHop(req.headers);
-    delete headers.host;
-    delete headers['stripe-account'];
-    if (isIntent) headers['accept-encoding'] = 'identity'; // we may rewrite the JSON answer
-    if (removed || body.length || 'content-length' in req.headers || 'transfer-encoding' in req.headers) {
-      headers['content-length'] = Buffer.byteLength(fwdBody);
-    }
+    const auth = req.headers.authorization ?? FALLBACK_AUTH;
+    const ctx = { method: req.method, path: url.pathname, form, removed, auth, record };
+    const emulation = emulate(ctx, fwdBody.toString(), url);
 
-    let up;
+    let status;
+    let outHeaders;
+    let out;
     try {
-      up = await forward(req.method, req.url, headers, fwdBody);
+      if (emulation) {
+        ({ status, headers: outHeaders, body: out } = await emulation());
+        record.upstream_status = status;
+      } else {
+        const headers = withoutHopByHop(req.headers);
+        delete headers.host;
+        delete headers['stripe-account'];
+        if (reshapes) headers['accept-encoding'] = 'identity'; // we may rewrite the JSON answer
+        if (removed || body.length || 'content-length' in req.headers || 'transfer-encoding' in req.headers) {
+          headers['content-length'] = Buffer.byteLength(fwdBody);
+        }
+        const up = await forward(req.method, req.url, headers, fwdBody);
+        record.upstream_status = up.statusCode;
+        const isJson = /json/i.test(up.headers['content-type'] ?? '') && !up.headers['content-encoding'];
+        if (!slot && !fault && !(reshapes && isJson)) { // plain pass-through: stream it
+          record.status = up.statusCode;
+          res.writeHead(up.statusCode, withoutHopByHop(up.headers));
+          res.on('close', () => up.destroy());
+          up.on('error', () => res.destroy());
+          up.pipe(res);
+          return;
+        }
+        status = up.statusCode;
+        outHeaders = withoutHopByHop(up.headers);
+        out = await readBody(up);
+        if (reshapes && isJson) out = await reshape(out, ctx, status);
+      }
     } catch (e) {
       release();
       return send(res, record, 502, JSON_TYPE, errorBody('api_error', `stripe-proxy: upstream failed: ${e.code || e.message}`));
-    }
-    record.upstream_status = up.statusCode;
-    const outHeaders = withoutHopByHop(up.headers);
-    const isJson = /json/i.test(up.headers['content-type'] ?? '') && !up.headers['content-encoding'];
-
-    if (!slot && !fault && !(isIntent && isJson)) { // plain pass-through: stream it
-      record.status = up.statusCode;
-      res.writeHead(up.statusCode, outHeaders);
-      res.on('close', () => up.destroy());
-      up.on('error', () => res.destroy());
-      up.pipe(res);
-      return;
-    }
-
-    let out = await readBody(up);
-    if (isIntent && isJson) {
-      let obj;
-      try { obj = JSON.parse(out.toString()); } catch { obj = null; }
-      if (obj && typeof obj === 'object' && !Array.isArray(obj) && obj.object === 'payment_intent') {
-        if (removed && req.method === 'POST' && typeof obj.id === 'string') {
-          const prev = connectById.get(obj.id) ?? {};
-          const next = connectShape(removed);
-          if (prev.transfer_data && next.transfer_data) next.transfer_data = { ...prev.transfer_data, ...next.transfer_data };
-          connectById.set(obj.id, { ...prev, ...next });
-        }
-        const extra = connectById.get(obj.id);
-        if (req.method === 'POST' && url.pathname.endsWith('/capture') && up.statusCode === 200) {
-          const form = new URLSearchParams(body.toString());
-          captured.set(obj.id, Number(form.get('amount_to_capture') ?? obj.amount));
-        }
-        out = Buffer.from(JSON.stringify({ ...obj, ...amounts(obj, captured.get(obj.id)), ...withFee(obj, captured.get(obj.id)), ...(extra ?? {}) }));
-      }
     }
     if ('content-length' in outHeaders) outHeaders['content-length'] = out.length;
 
@@ -376,7 +600,7 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       release();
       return send(res, record, 500, JSON_TYPE, errorBody('api_error', 'An unknown error occurred'));
     }
-    if (slot) Object.assign(slot, { done: true, response: { status: up.statusCode, headers: outHeaders, body: out } });
+    if (slot) Object.assign(slot, { done: true, response: { status, headers: outHeaders, body: out } });
     if (fault === 'hold_after_forward') { // Stripe acted; the answer waits (the caller may die meanwhile)
       await new Promise((r) => setTimeout(r, taken.hold_ms));
       if (req.socket.destroyed) return;
@@ -385,7 +609,7 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       req.socket.destroy();
       return;
     }
-    send(res, record, up.statusCode, outHeaders, out);
+    send(res, record, status, outHeaders, out);
   }
 
   async function control(req, res, url) {

@@ -388,3 +388,194 @@ it('adds the amounts localstripe leaves out: capturable while held, received aft
     await new Promise((r) => up.close(r));
   }
 });
+
+// Saved cards: these emulations exist because of what localstripe itself does (a
+// SetupIntent that never attaches its card, 3-D Secure asked for off session, a declined
+// setup that cancels the SetupIntent), so they are tested against localstripe itself,
+// from the project's .venv (make setup), on a port of its own.
+describe('saved cards, against localstripe', () => {
+  let ls, proxy;
+  const ROOT = new URL('../../', import.meta.url).pathname;
+  const get = (path) => call(proxy.url, 'GET', path, { headers: { authorization: AUTH } });
+  const form = (o) => new URLSearchParams(o).toString();
+  const sdk = { use_stripe_sdk: 'true' };
+  let n = 0;
+  const idem = () => ({ 'idempotency-key': `saved-${process.pid}-${++n}` });
+
+  beforeEach(async () => {
+    const free = http.createServer();
+    await new Promise((r) => free.listen(0, '127.0.0.1', r));
+    const port = free.address().port;
+    await new Promise((r) => free.close(r));
+    const { spawn } = await import('node:child_process');
+    const child = spawn(`${ROOT}.venv/bin/python`, [`${ROOT}tests/tools/localstripe_loopback.py`, String(port)], { stdio: 'ignore' });
+    ls = { url: `http://127.0.0.1:${port}`, child };
+    for (let i = 0; ; i++) {
+      try { if ((await fetch(`${ls.url}/v1/customers`, { headers: { authorization: AUTH } })).ok) break; } catch {}
+      if (i > 100) throw new Error('localstripe did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    proxy = await startStripeProxy({ upstream: ls.url });
+  });
+  afterEach(async () => {
+    await proxy.close();
+    ls.child.kill();
+  });
+
+  async function customer() {
+    const c = await post(proxy.url, '/v1/customers', form({ email: 'c@example.com' }), idem());
+    assert.equal(c.status, 200, c.text);
+    return c.json.id;
+  }
+  async function card(number) {
+    const pm = await post(proxy.url, '/v1/payment_methods', form({ type: 'card', 'card[number]': number, 'card[exp_month]': '12', 'card[exp_year]': '2034', 'card[cvc]': '123' }));
+    assert.equal(pm.status, 200, pm.text);
+    return pm.json.id;
+  }
+  const saved = async (cus) => (await get(`/v1/payment_methods?customer=${cus}`)).json.data.map((p) => p.id);
+  async function setupIntent(cus) {
+    const s = await post(proxy.url, '/v1/setup_intents', form({ customer: cus, usage: 'off_session', 'payment_method_types[]': 'card' }), idem());
+    assert.equal(s.status, 200, s.text);
+    return s.json;
+  }
+  /** A card saved the way the widget saves it: SetupIntent, confirm, 3-D Secure completed. */
+  async function setUpCard(cus, number) {
+    const seti = await setupIntent(cus);
+    const pm = await card(number);
+    const c = await post(proxy.url, `/v1/setup_intents/${seti.id}/confirm`, form({ payment_method: pm, ...sdk }), idem());
+    assert.equal(c.status, 200, c.text);
+    if (c.json.status === 'requires_action') {
+      const a = await post(proxy.url, `/v1/setup_intents/${seti.id}/_authenticate?success=true`, form({ client_secret: seti.client_secret }));
+      assert.equal(a.json.status, 'succeeded', a.text);
+    }
+    return pm;
+  }
+  const offSession = (cus, pm, key = idem()) => post(proxy.url, '/v1/payment_intents',
+    form({ amount: '2500', currency: 'chf', customer: cus, payment_method: pm, off_session: 'true', confirm: 'true' }), key);
+
+  it('setup_future_usage: stripped for localstripe, echoed, and the card attached once the payment succeeds (also after 3-D Secure done elsewhere)', async () => {
+    const cus = await customer();
+    const pm = await card('4242424242424242');
+    const pi = await post(proxy.url, '/v1/payment_intents', form({ amount: '1000', currency: 'chf', customer: cus, payment_method: pm,
+      setup_future_usage: 'off_session', confirm: 'true', ...sdk }), idem());
+    assert.equal(pi.status, 200, pi.text);
+    assert.equal(pi.json.status, 'succeeded');
+    assert.equal(pi.json.setup_future_usage, 'off_session');
+    assert.deepEqual(await saved(cus), [pm]);
+    const rec = (await call(proxy.url, 'GET', '/_recorder/requests')).json.data.find((r) => r.path === '/v1/payment_intents');
+    assert.ok(rec.form.some(([k, v]) => k === 'setup_future_usage' && v === 'off_session'), 'recorded as the Worker sent it');
+
+    // 3-D Secure finished between Stripe.js and localstripe, out of the proxy's sight.
+    const cus2 = await customer();
+    const pm2 = await card('4000002500003155');
+    const pi2 = await post(proxy.url, '/v1/payment_intents', form({ amount: '1000', currency: 'chf', customer: cus2, payment_method: pm2,
+      setup_future_usage: 'off_session', confirm: 'true', ...sdk }), idem());
+    assert.equal(pi2.json.status, 'requires_action');
+    assert.deepEqual(await saved(cus2), [], 'not saved before it succeeds');
+    const auth = await fetch(`${ls.url}/v1/payment_intents/${pi2.json.id}/_authenticate?success=true`, { method: 'POST',
+      headers: { 'content-type': FORM }, body: form({ key: 'pk_test_x', client_secret: pi2.json.client_secret }) });
+    assert.equal((await auth.json()).status, 'succeeded');
+    assert.deepEqual(await saved(cus2), [pm2]);
+    assert.equal((await get(`/v1/payment_intents/${pi2.json.id}`)).json.setup_future_usage, 'off_session');
+  });
+
+  it('SetupIntent: 3-D Secure at setup through _authenticate; success attaches the card, failure leaves it unsaved and another card works', async () => {
+    const cus = await customer();
+    const seti = await setupIntent(cus);
+    const bad = await post(proxy.url, `/v1/setup_intents/${seti.id}/confirm`, form({ payment_method: await card('4000002500003155') }), idem());
+    assert.equal(bad.status, 400, 'a confirm without use_stripe_sdk=true is refused as for payments');
+    assert.equal(bad.json.error.param, 'use_stripe_sdk');
+
+    const pm = await card('4000002500003155');
+    const c = await post(proxy.url, `/v1/setup_intents/${seti.id}/confirm`, form({ payment_method: pm, ...sdk }), idem());
+    assert.equal(c.json.status, 'requires_action');
+    const wrong = await post(proxy.url, `/v1/setup_intents/${seti.id}/_authenticate?success=true`, form({ client_secret: `${seti.id}_secret_nope` }));
+    assert.equal(wrong.status, 401);
+    const failed = await post(proxy.url, `/v1/setup_intents/${seti.id}/_authenticate?success=false`, form({ client_secret: seti.client_secret }));
+    assert.equal(failed.status, 200);
+    assert.equal(failed.json.status, 'requires_payment_method');
+    assert.equal(failed.json.last_setup_error.code, 'setup_intent_authentication_failure');
+    assert.equal(failed.json.last_setup_error.payment_method.id, pm);
+    assert.equal((await get(`/v1/setup_intents/${seti.id}`)).json.status, 'requires_payment_method', 'later reads agree');
+    assert.deepEqual(await saved(cus), []);
+    const again = await post(proxy.url, `/v1/setup_intents/${seti.id}/_authenticate?success=true`, form({ client_secret: seti.client_secret }));
+    assert.equal(again.status, 400, 'nothing to authenticate any more');
+
+    const pm2 = await card('4000002500003155');
+    assert.equal((await post(proxy.url, `/v1/setup_intents/${seti.id}/confirm`, form({ payment_method: pm2, ...sdk }), idem())).json.status, 'requires_action');
+    const ok = await post(proxy.url, `/v1/setup_intents/${seti.id}/_authenticate?success=true`, form({ client_secret: seti.client_secret }));
+    assert.equal(ok.json.status, 'succeeded', ok.text);
+    assert.equal(ok.json.last_setup_error ?? null, null);
+    assert.deepEqual(await saved(cus), [pm2]);
+    assert.equal((await get(`/v1/setup_intents/${seti.id}`)).json.status, 'succeeded');
+
+    // No 3-D Secure: saved at confirm.
+    const cus2 = await customer();
+    const pm3 = await card('4242424242424242');
+    const plain = await post(proxy.url, `/v1/setup_intents/${(await setupIntent(cus2)).id}/confirm`, form({ payment_method: pm3, ...sdk }), idem());
+    assert.equal(plain.json.status, 'succeeded');
+    assert.deepEqual(await saved(cus2), [pm3]);
+  });
+
+  it('a card declined at setup: 402 card_error with the SetupIntent back in requires_payment_method (not canceled), nothing saved', async () => {
+    const cus = await customer();
+    const seti = await setupIntent(cus);
+    const r = await post(proxy.url, `/v1/setup_intents/${seti.id}/confirm`, form({ payment_method: await card('4000000000000002'), ...sdk }), idem());
+    assert.equal(r.status, 402, r.text);
+    assert.equal(r.json.error.type, 'card_error');
+    assert.equal(r.json.error.code, 'card_declined');
+    assert.equal(r.json.error.setup_intent.id, seti.id);
+    assert.equal(r.json.error.setup_intent.status, 'requires_payment_method');
+    assert.equal(r.json.error.setup_intent.last_setup_error.code, 'card_declined');
+    assert.equal((await get(`/v1/setup_intents/${seti.id}`)).json.status, 'requires_payment_method');
+    assert.deepEqual(await saved(cus), []);
+    const pm = await card('4242424242424242');
+    assert.equal((await post(proxy.url, `/v1/setup_intents/${seti.id}/confirm`, form({ payment_method: pm, ...sdk }), idem())).json.status, 'succeeded');
+    assert.deepEqual(await saved(cus), [pm]);
+  });
+
+  it('off session: 3155 set up succeeds, 3184 needs authentication (402), 0341 is declined (402), 3155 never set up needs authentication; a retried key charges once', async () => {
+    const cus = await customer();
+    const pm3155 = await setUpCard(cus, '4000002500003155');
+    const key = idem();
+    const ok = await offSession(cus, pm3155, key);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.status, 'succeeded');
+    assert.equal(ok.json.amount_received, 2500);
+    const replay = await offSession(cus, pm3155, key);
+    assert.equal(replay.headers['idempotent-replayed'], 'true');
+    assert.equal(replay.text, ok.text);
+    const recs = (await call(proxy.url, 'GET', '/_recorder/requests')).json.data.filter((r) => r.path === '/v1/payment_intents');
+    assert.deepEqual(recs.map((r) => [r.status, r.emulated, r.replayed]), [[200, 'off_session_set_up', false], [200, null, true]]);
+    const charges = await (await fetch(`${ls.url}/v1/charges?customer=${cus}`, { headers: { authorization: AUTH } })).json();
+    assert.equal(charges.data.length, 1, 'one charge at "Stripe"');
+
+    const pm3184 = await setUpCard(cus, '4000002760003184');
+    const auth = await offSession(cus, pm3184);
+    assert.equal(auth.status, 402, auth.text);
+    assert.equal(auth.json.error.type, 'card_error');
+    assert.equal(auth.json.error.code, 'authentication_required');
+    assert.equal(auth.json.error.payment_intent.status, 'requires_payment_method');
+    assert.equal(auth.json.error.payment_intent.last_payment_error.code, 'authentication_required');
+    const later = await get(`/v1/payment_intents/${auth.json.error.payment_intent.id}`);
+    assert.equal(later.json.status, 'requires_payment_method');
+    assert.equal(later.json.last_payment_error.code, 'authentication_required');
+
+    const pm0341 = await setUpCard(cus, '4000000000000341');
+    assert.ok((await saved(cus)).includes(pm0341), '0341 attaches fine');
+    const declined = await offSession(cus, pm0341);
+    assert.equal(declined.status, 402, declined.text);
+    assert.equal(declined.json.error.type, 'card_error');
+    assert.equal(declined.json.error.code, 'card_declined');
+    assert.equal(declined.json.error.payment_intent.status, 'requires_payment_method');
+
+    // Attached without a setup (no SetupIntent, no setup_future_usage): the bank still asks.
+    const bare = await card('4000002500003155');
+    assert.equal((await post(proxy.url, `/v1/payment_methods/${bare}/attach`, form({ customer: cus }))).status, 200);
+    assert.equal((await offSession(cus, bare)).json.error?.code, 'authentication_required');
+
+    // No 3-D Secure card: localstripe's own answer, untouched.
+    const plain = await offSession(cus, await setUpCard(cus, '4242424242424242'));
+    assert.equal(plain.json.status, 'succeeded');
+  });
+});

@@ -133,14 +133,14 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
     for (const c of children) { try { process.kill(-c.proc.pid, 'SIGTERM'); } catch {} }
   });
   try {
+    // The Worker reaches localstripe through tests/stripe-proxy, which records what it
+    // sends and adds what localstripe lacks (Connect fields, idempotency keys, saved cards).
+    const stripeProxyUrl = `http://127.0.0.1:${stripeProxyPort}`;
     // The Stripe.js stand-in (tests/stripe-js): a child, since e2e.mjs blocks its own
-    // event loop while the tests run.
+    // event loop while the tests run. SetupIntents' 3-D Secure goes through the proxy.
     const stripeJsUrl = `http://127.0.0.1:${stripeJsPort}/v3/`;
     children.push(child('stripe-js', process.execPath,
-      [path.join(ROOT, 'tests/stripe-js/server.mjs'), String(stripeJsPort), `http://127.0.0.1:${stripePort}`], {}, log, logFile));
-    // The Worker reaches localstripe through tests/stripe-proxy, which records what it
-    // sends and adds what localstripe lacks (Connect fields, idempotency keys).
-    const stripeProxyUrl = `http://127.0.0.1:${stripeProxyPort}`;
+      [path.join(ROOT, 'tests/stripe-js/server.mjs'), String(stripeJsPort), `http://127.0.0.1:${stripePort}`, stripeProxyUrl], {}, log, logFile));
     children.push(child('stripe-proxy', process.execPath,
       [path.join(ROOT, 'tests/stripe-proxy/server.mjs'), String(stripeProxyPort), `http://127.0.0.1:${stripePort}`], {}, log, logFile));
     // The Cashcloud stand-in (tests/cashcloud) with the demo shop's account; tests add
