@@ -220,7 +220,7 @@ test('a month of 7 Stripe-direct (one refunded), 2 Worldpay, 3 Cashcloud and 4 C
   await standin(WP, 'POST', 'merchants', { ...wp, notificationUrl: `${WORKER}/v1/webhooks/worldpay/${m.id}` });
   assert.equal((await api('PUT', '/v1/merchants/me/providers/worldpay', { key: m.secret_key, body: { username: wp.username, password: wp.password, entity: wp.entity, webhook_secret: wp.webhookSecret } })).status, 200);
   for (let i = 0; i < 2; i++) {
-    const made = await api('POST', '/v1/payment_intents', { key: m.secret_key, body: { amount: '20.00', currency: 'EUR', provider: 'worldpay' }, idem: randomUUID() });
+    const made = await api('POST', '/v1/payment_intents', { key: m.secret_key, body: { amount: '20.00', currency: 'EUR', provider: 'worldpay', capture_method: 'manual' }, idem: randomUUID() });
     assert.equal(made.status, 200, made.text);
     const pi = made.json;
     const c = await api('POST', `/v1/payment_intents/${pi.id}/confirm`, { key: m.publishable_key, body: { client_secret: pi.client_secret, return_url: 'https://shop.example/back' } });
