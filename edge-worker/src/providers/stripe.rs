@@ -198,28 +198,17 @@ async fn create_and_confirm(
     pm: &str,
     return_url: Option<&str>,
 ) -> ApiResult<Outcome<Intent>> {
-    let destination =
-        Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
-            .map_err(|e| Fail::Api(e.to_api_error()))?;
-    let state = intent.state()?;
     let stripe_customer = match &intent.row.customer {
         Some(c) => Some(stripe_customer_of(ctx, setup, c, intent.row.livemode != 0).await?),
         None => None,
     };
-    let charge = Charge {
-        our_intent_id: &intent.row.id,
-        amount: state.amount,
-        capture_method: state.capture_method,
-        description: intent.row.description.as_deref(),
-        destination,
-        customer: stripe_customer.as_deref(),
-        save_card: intent.row.setup_future_usage.is_some(),
-    };
-    if matches!(destination, Destination::Connect { .. }) {
-        // Stripe takes the platform fee at once: the platform's bill skips it.
-        ctx.store
-            .set_fee_collection(intent.id(), "application_fee")?;
-    }
+    let charge = charge_for(
+        ctx,
+        setup,
+        intent,
+        stripe_customer.as_deref(),
+        intent.row.setup_future_usage.is_some(),
+    )?;
     let req = domain(requests::create_and_confirm_payment_intent(
         &setup.auth(),
         &charge,
@@ -242,6 +231,35 @@ async fn create_and_confirm(
         }
         Reply::Unknown => Ok(Outcome::Unknown),
     }
+}
+
+/// The payment to create at Stripe for our intent. On a Connect destination charge
+/// Stripe takes the platform fee at once (an application fee): noted, so the
+/// platform's monthly bill does not count it again.
+fn charge_for<'a>(
+    ctx: &Ctx,
+    setup: &'a StripeSetup,
+    intent: &'a Intent,
+    customer: Option<&'a str>,
+    save_card: bool,
+) -> ApiResult<Charge<'a>> {
+    let destination =
+        Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+    if matches!(destination, Destination::Connect { .. }) {
+        ctx.store
+            .set_fee_collection(intent.id(), "application_fee")?;
+    }
+    let state = intent.state()?;
+    Ok(Charge {
+        our_intent_id: &intent.row.id,
+        amount: state.amount,
+        capture_method: state.capture_method,
+        description: intent.row.description.as_deref(),
+        destination,
+        customer,
+        save_card,
+    })
 }
 
 /// Stripe's customer for one of the merchant's customers, made at Stripe the first
@@ -993,23 +1011,7 @@ pub async fn charge_saved_card(
     let Billing::Merchant(setup) = &billing else {
         unreachable!("made as the merchant's")
     };
-    let destination =
-        Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
-            .map_err(|e| Fail::Api(e.to_api_error()))?;
-    let state = intent.state()?;
-    let charge = Charge {
-        our_intent_id: &intent.row.id,
-        amount: state.amount,
-        capture_method: state.capture_method,
-        description: intent.row.description.as_deref(),
-        destination,
-        customer: Some(stripe_customer),
-        save_card: false,
-    };
-    if matches!(destination, Destination::Connect { .. }) {
-        ctx.store
-            .set_fee_collection(intent.id(), "application_fee")?;
-    }
+    let charge = charge_for(ctx, setup, intent, Some(stripe_customer), false)?;
     match billing.charge_off_session(&charge, pm, attempt).await? {
         OffSession::Answered(pi) => {
             ctx.store.set_reference(intent.id(), &pi.id)?;

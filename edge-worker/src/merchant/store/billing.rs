@@ -3,6 +3,7 @@
 //! rest of the store, every check and the write it guards run in one synchronous
 //! step of the merchant's object.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::str::FromStr;
 
@@ -398,6 +399,14 @@ pub struct NewSubscriptionRow<'a> {
 
 const LEASE_SECONDS: i64 = 120;
 
+/// `row` if it belongs to `livemode`: the other mode's objects are as missing as none.
+fn in_mode<T>(row: T, mode: impl Fn(&T) -> i64, livemode: bool, what: &str) -> ApiResult<T> {
+    if (mode(&row) != 0) != livemode {
+        return Err(ApiError::not_found(what).with_param("id").into());
+    }
+    Ok(row)
+}
+
 impl Store {
     // ---- customers --------------------------------------------------------------
 
@@ -628,16 +637,16 @@ impl Store {
     }
 
     fn subscription_any(&self, id: &str) -> ApiResult<SubscriptionRow> {
-        self.first::<SubscriptionRow>("SELECT * FROM subscriptions WHERE id = ?", vec![id.into()])?
-            .ok_or_else(|| Fail::Api(ApiError::not_found("subscription").with_param("id")))
+        self.by_id("subscriptions", id, "subscription")
     }
 
     pub fn subscription(&self, id: &str, livemode: bool) -> ApiResult<SubscriptionRow> {
-        let s = self.subscription_any(id)?;
-        if (s.livemode != 0) != livemode {
-            return Err(ApiError::not_found("subscription").with_param("id").into());
-        }
-        Ok(s)
+        in_mode(
+            self.subscription_any(id)?,
+            |s| s.livemode,
+            livemode,
+            "subscription",
+        )
     }
 
     pub fn subscriptions(
@@ -646,16 +655,7 @@ impl Store {
         customer: Option<&str>,
         limit: i64,
     ) -> worker::Result<Vec<SubscriptionRow>> {
-        self.all(
-            "SELECT * FROM subscriptions WHERE livemode = ? AND (? IS NULL OR customer = ?) \
-             ORDER BY created DESC, id DESC LIMIT ?",
-            vec![
-                i64::from(livemode).into(),
-                opt(customer),
-                opt(customer),
-                limit.into(),
-            ],
-        )
+        self.newest_first("subscriptions", "customer", livemode, customer, limit)
     }
 
     /// Cancels now, or marks it to end with its period. A canceled subscription
@@ -852,16 +852,11 @@ impl Store {
     }
 
     pub fn invoice_any(&self, id: &str) -> ApiResult<InvoiceRow> {
-        self.first::<InvoiceRow>("SELECT * FROM invoices WHERE id = ?", vec![id.into()])?
-            .ok_or_else(|| Fail::Api(ApiError::not_found("invoice").with_param("id")))
+        self.by_id("invoices", id, "invoice")
     }
 
     pub fn invoice(&self, id: &str, livemode: bool) -> ApiResult<InvoiceRow> {
-        let i = self.invoice_any(id)?;
-        if (i.livemode != 0) != livemode {
-            return Err(ApiError::not_found("invoice").with_param("id").into());
-        }
-        Ok(i)
+        in_mode(self.invoice_any(id)?, |i| i.livemode, livemode, "invoice")
     }
 
     pub fn invoices(
@@ -870,13 +865,41 @@ impl Store {
         subscription: Option<&str>,
         limit: i64,
     ) -> worker::Result<Vec<InvoiceRow>> {
+        self.newest_first("invoices", "subscription", livemode, subscription, limit)
+    }
+
+    /// One row of `table` by id; none is a 404 naming `what`.
+    fn by_id<T: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        id: &str,
+        what: &str,
+    ) -> ApiResult<T> {
+        self.first::<T>(
+            &format!("SELECT * FROM {table} WHERE id = ?"),
+            vec![id.into()],
+        )?
+        .ok_or_else(|| Fail::Api(ApiError::not_found(what).with_param("id")))
+    }
+
+    /// A page of `table` in one mode, newest first, optionally of one `owner`.
+    fn newest_first<T: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        owner_column: &'static str,
+        livemode: bool,
+        owner: Option<&str>,
+        limit: i64,
+    ) -> worker::Result<Vec<T>> {
         self.all(
-            "SELECT * FROM invoices WHERE livemode = ? AND (? IS NULL OR subscription = ?) \
-             ORDER BY created DESC, id DESC LIMIT ?",
+            &format!(
+                "SELECT * FROM {table} WHERE livemode = ? AND (? IS NULL OR {owner_column} = ?) \
+                 ORDER BY created DESC, id DESC LIMIT ?"
+            ),
             vec![
                 i64::from(livemode).into(),
-                opt(subscription),
-                opt(subscription),
+                opt(owner),
+                opt(owner),
                 limit.into(),
             ],
         )
