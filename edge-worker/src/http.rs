@@ -221,19 +221,20 @@ pub fn decode_error(e: &serde_json::Error) -> ApiError {
 
 /// Last stop for every response: the router's own plain-text 404/405 become
 /// the contract's error shape (a 405 names the allowed methods in `Allow`), and an
-/// internal failure becomes an opaque 500.
+/// internal failure becomes an opaque 500. Our own answers (JSON, and the pages the
+/// Worker serves to customers) pass as they are.
 pub fn finish(resp: Result<Response>, method: &str, path: &str) -> Result<Response> {
     let resp = match resp {
         Ok(r) => r,
         Err(e) => return error(&Fail::Internal(e).into_api(method, path)),
     };
-    let is_json = resp
+    let ours = resp
         .headers()
         .get("content-type")?
-        .is_some_and(|c| c.starts_with("application/json"));
+        .is_some_and(|c| c.starts_with("application/json") || c.starts_with("text/html"));
     match resp.status_code() {
-        404 if !is_json => error(&ApiError::no_route(method, path)),
-        405 if !is_json => method_not_allowed(method, path, &[]),
+        404 if !ours => error(&ApiError::no_route(method, path)),
+        405 if !ours => method_not_allowed(method, path, &[]),
         _ => Ok(resp),
     }
 }

@@ -15,7 +15,12 @@ const intentBody = { amount: '49.90', currency: 'CHF', provider: 'stripe', captu
 function filesUnder(dir) {
   return readdirSync(dir).flatMap((f) => {
     const p = path.join(dir, f);
-    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+    try {
+      return statSync(p).isDirectory() ? filesUnder(p) : [p];
+    } catch (e) {
+      if (e.code === 'ENOENT') return []; // gone between the listing and the look
+      throw e;
+    }
   });
 }
 
@@ -23,7 +28,10 @@ function filesUnder(dir) {
 function leaks(needle) {
   const found = [];
   for (const f of filesUnder(STATE_DIR)) {
-    if (readFileSync(f).includes(Buffer.from(needle))) found.push(f);
+    let bytes;
+    // SQLite's -shm/-wal files come and go while objects sleep and wake.
+    try { bytes = readFileSync(f); } catch (e) { if (e.code === 'ENOENT') continue; throw e; }
+    if (bytes.includes(Buffer.from(needle))) found.push(f);
   }
   if (readFileSync(WORKER_LOG).includes(Buffer.from(needle))) found.push(WORKER_LOG);
   return found;
