@@ -26,6 +26,8 @@ pub struct Intent {
     pub next_action: Option<NextAction>,
     /// The Worker's sentence about the last failed attempt (English).
     pub last_error: Option<String>,
+    /// A SetupIntent's saved card, `pm_…` (save-card mode: no amount, nothing charged).
+    pub payment_method: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -73,20 +75,31 @@ impl Intent {
                 }),
                 _ => None,
             });
+        let id = v.text_at("id")?;
+        let (amount, currency) = if id.starts_with("seti_") {
+            Default::default()
+        } else {
+            (v.text_at("amount")?, v.text_at("currency")?)
+        };
         Some(Intent {
-            id: v.text_at("id")?,
+            id,
             status: v.text_at("status")?.parse().ok()?,
-            amount: v.text_at("amount")?,
-            currency: v.text_at("currency")?,
+            amount,
+            currency,
             next_action,
             last_error: v.field("last_error").and_then(|e| e.text_at("message")),
+            payment_method: v.text_at("payment_method"),
         })
     }
 }
 
-/// `GET /v1/payment_intents/{id}/checkout`: the intent and its provider's set-up.
+/// `GET /v1/payment_intents/{id}/checkout` (or `/v1/setup_intents/{id}/checkout`): the
+/// intent and its provider's set-up.
 pub fn read_checkout(v: &impl Json) -> Option<(Intent, Setup)> {
-    let intent = Intent::read(&v.field("payment_intent")?)?;
+    let intent = Intent::read(
+        &v.field("payment_intent")
+            .or_else(|| v.field("setup_intent"))?,
+    )?;
     let p = v.field("provider")?;
     let setup = match p.text_at("type")?.as_str() {
         "stripe" => Setup::Stripe {
@@ -207,6 +220,38 @@ mod tests {
             };
             assert_eq!(ours, want);
         }
+    }
+
+    #[test]
+    fn reads_a_setup_intent_without_an_amount() {
+        // API.md's SetupIntent, as the save-card mode's `…/checkout` answers it.
+        let seti = json!({
+            "id": "seti_1", "object": "setup_intent", "client_secret": "seti_1_secret_x",
+            "status": "succeeded", "customer": "cus_1", "payment_method": "pm_1",
+            "next_action": null, "last_error": null, "livemode": false, "created": 1
+        });
+        let provider = json!({"type": "stripe", "js_url": "https://js.stripe.com/v3/", "publishable_key": "pk_test_1"});
+        let (intent, setup) =
+            read_checkout(&json!({"setup_intent": seti, "provider": provider})).unwrap();
+        assert_eq!(intent.status, IntentStatus::Succeeded);
+        assert_eq!(intent.payment_method.as_deref(), Some("pm_1"));
+        assert_eq!((intent.amount.as_str(), intent.currency.as_str()), ("", ""));
+        assert!(matches!(setup, Setup::Stripe { account: None, .. }));
+        let mut three_ds = seti.clone();
+        three_ds["status"] = json!("requires_action");
+        three_ds["next_action"] =
+            json!({"type": "three_d_secure", "provider_client_secret": "seti_S_secret_s"});
+        assert_eq!(
+            Intent::read(&three_ds).unwrap().next_action,
+            Some(NextAction::ThreeDSecure {
+                provider_client_secret: "seti_S_secret_s".into()
+            })
+        );
+        // A payment intent still needs its amount.
+        assert_eq!(
+            Intent::read(&json!({"id": "pi_1", "status": "succeeded"})),
+            None
+        );
     }
 
     #[test]
