@@ -289,10 +289,11 @@ pub async fn preflight(req: Request, rc: RouteContext<Object>) -> Result<Respons
     let origin = req.headers().get("origin")?;
     let id = rc.param("id").cloned().unwrap_or_default();
     let ctx = Ctx::new(rc.data.storage(), rc.env.clone());
-    let merchant = match ctx.store.find_intent(&id) {
-        Ok(Some(_)) => ctx.store.merchant()?,
-        _ => None,
+    let known = match ctx.store.find_intent(&id) {
+        Ok(Some(_)) => true,
+        _ => ctx.store.setup_intent_exists(&id)?,
     };
+    let merchant = if known { ctx.store.merchant()? } else { None };
     let allowed = match (&origin, &merchant) {
         (Some(o), Some(m)) => m.allows_origin(o),
         _ => false,

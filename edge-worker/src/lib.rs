@@ -6,6 +6,7 @@
 
 use worker::{event, Context, Env, Method, Request, Response, Result, Router};
 
+mod billing;
 mod call;
 mod ctx;
 mod entropy;
@@ -20,8 +21,9 @@ mod routes;
 use call::{bearer, preflight};
 use merchant::Object;
 use routes::{
-    balance_transactions, checkout, events, intents, merchants, providers as accounts, refunds,
-    test_helpers, webhook_endpoints, webhooks,
+    balance_transactions, checkout, customers, events, hosted_invoices, intents, invoices,
+    merchants, platform_billing, providers as accounts, refunds, setup_intents, subscriptions,
+    test_clocks, test_helpers, webhook_endpoints, webhooks,
 };
 
 /// Who may call a route.
@@ -39,6 +41,9 @@ pub enum Who {
     Signed,
     /// A CORS preflight for a widget route.
     Preflight,
+    /// A page the Worker serves to a customer, by an unguessable token in its URL
+    /// (an invoice's hosted page); forwarded to the object the id names.
+    Hosted,
 }
 
 pub struct Route {
@@ -90,6 +95,7 @@ route_table! {
     // The admin sets a merchant's terms (after the `me` routes, which it would match).
     PATCH "/v1/merchants/:id"                        Admin     => merchants::admin_update;
     POST "/v1/merchants/:id/live_keys"               Admin     => merchants::live_keys;
+    GET  "/v1/merchants/:id/platform_invoices"       Admin     => platform_billing::admin_list;
     // Payment intents and refunds.
     POST "/v1/payment_intents"                       Secret    => intents::create;
     GET  "/v1/payment_intents"                       Secret    => intents::list;
@@ -100,6 +106,28 @@ route_table! {
     POST "/v1/refunds"                               Secret    => refunds::create;
     GET  "/v1/refunds"                               Secret    => refunds::list;
     GET  "/v1/refunds/:id"                           Secret    => refunds::retrieve;
+    // Customers, saved cards, subscriptions and their invoices (Stripe).
+    POST "/v1/customers"                             Secret    => customers::create;
+    GET  "/v1/customers/:id"                         Secret    => customers::retrieve;
+    GET  "/v1/customers/:id/payment_methods"         Secret    => customers::payment_methods;
+    DELETE "/v1/customers/:id/payment_methods/:pm"   Secret    => customers::detach;
+    POST "/v1/setup_intents"                         Secret    => setup_intents::create;
+    GET  "/v1/setup_intents/:id"                     Widget    => setup_intents::retrieve;
+    OPTIONS "/v1/setup_intents/:id"                  Preflight => preflight;
+    POST "/v1/subscriptions"                         Secret    => subscriptions::create;
+    GET  "/v1/subscriptions"                         Secret    => subscriptions::list;
+    GET  "/v1/subscriptions/:id"                     Secret    => subscriptions::retrieve;
+    POST "/v1/subscriptions/:id/cancel"              Secret    => subscriptions::cancel;
+    GET  "/v1/invoices"                              Secret    => invoices::list;
+    GET  "/v1/invoices/:id"                          Secret    => invoices::retrieve;
+    GET  "/v1/hosted_invoices/:id"                   Hosted    => hosted_invoices::show;
+    POST "/v1/test_clocks"                           Secret    => test_clocks::create;
+    GET  "/v1/test_clocks/:id"                       Secret    => test_clocks::retrieve;
+    POST "/v1/test_clocks/:id/advance"               Secret    => test_clocks::advance;
+    // The platform's bill to the merchant, and the card it is charged to.
+    GET  "/v1/platform_invoices"                     Secret    => platform_billing::list;
+    GET  "/v1/platform_billing"                      Secret    => platform_billing::card;
+    POST "/v1/platform_billing/setup_intents"        Secret    => setup_intents::create_for_platform;
     // Telling the merchant: its events and the endpoints they are delivered to.
     POST "/v1/webhook_endpoints"                     Secret    => webhook_endpoints::create;
     GET  "/v1/webhook_endpoints"                     Secret    => webhook_endpoints::list;
@@ -117,6 +145,10 @@ route_table! {
     OPTIONS "/v1/payment_intents/:id/checkout"       Preflight => preflight;
     POST "/v1/payment_intents/:id/confirm"           Widget    => checkout::confirm;
     OPTIONS "/v1/payment_intents/:id/confirm"        Preflight => preflight;
+    GET  "/v1/setup_intents/:id/checkout"            Widget    => setup_intents::checkout;
+    OPTIONS "/v1/setup_intents/:id/checkout"         Preflight => preflight;
+    POST "/v1/setup_intents/:id/confirm"             Widget    => setup_intents::confirm;
+    OPTIONS "/v1/setup_intents/:id/confirm"          Preflight => preflight;
     // Signed provider callbacks.
     // The platform's own endpoint (Connect destination charges), before the
     // per-merchant pattern that would match it too; the Worker verifies it.
@@ -134,6 +166,10 @@ pub(crate) fn merchant_router(data: Object) -> Router<'static, Object> {
         .post_async(INIT_PATH, merchants::init)
         .post_async(merchants::PLATFORM_FEE_PATH, merchants::set_platform_fee)
         .post_async(merchants::LIVE_KEYS_PATH, merchants::set_live_keys)
+        .get_async(
+            platform_billing::INVOICES_PATH,
+            platform_billing::internal_list,
+        )
         .post_async(
             webhooks::PLATFORM_EVENT_PATH,
             webhooks::stripe_platform_event,
@@ -166,7 +202,7 @@ where
     }
 }
 
-const ROUTE_PARAM_NAMES: &[&str] = &["id", "provider", "merchant_id"];
+const ROUTE_PARAM_NAMES: &[&str] = &["id", "provider", "merchant_id", "pm"];
 
 fn param<'a>(params: &[(&str, &'a str)], name: &str) -> &'a str {
     params
@@ -227,13 +263,23 @@ async fn dispatch(req: Request, env: &Env, method: &Method, path: &str) -> Resul
             };
             forward(req, merchant::merchant_stub(env, name)?).await
         }
-        Who::Preflight => match shared::keys::scoped_id_merchant("pi_", param(params, "id")) {
+        Who::Hosted => match shared::keys::scoped_id_merchant("in_", param(params, "id")) {
+            Some(m) => forward(req, merchant::merchant_stub(env, &m)?).await,
+            None => hosted_invoices::not_found(),
+        },
+        Who::Preflight => match widget_object_merchant(param(params, "id")) {
             Some(m) => forward(req, merchant::merchant_stub(env, &m)?).await,
             None => http::error(&shared::error::ApiError::permission(
                 "This origin may not call this endpoint.",
             )),
         },
     }
+}
+
+/// The merchant of an object the widget works on (a payment or setup intent).
+fn widget_object_merchant(id: &str) -> Option<String> {
+    shared::keys::scoped_id_merchant("pi_", id)
+        .or_else(|| shared::keys::scoped_id_merchant("seti_", id))
 }
 
 /// Hands the request to the object that owns it. The body is read here first,

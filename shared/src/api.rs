@@ -174,7 +174,7 @@ fn is_id(value: &str, prefix: &str) -> bool {
 
 /// Keys may not contain '[' or ']': providers form-encode metadata as
 /// `metadata[key]=value`, where a bracket would change the key's meaning.
-fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
+pub(crate) fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
     if metadata.len() > MAX_METADATA_KEYS {
         return Err(invalid(
             "metadata",

@@ -10,6 +10,7 @@ pub mod secrets;
 pub mod accounts;
 /// API.md's request and response bodies.
 pub mod api;
+pub mod billing;
 pub mod cashcloud;
 /// Platform fee, fee breakdowns, Cashcloud's fees and limits.
 pub mod fees;

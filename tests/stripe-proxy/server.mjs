@@ -80,8 +80,10 @@ const CONNECT_FIELDS = new Set(['application_fee_amount', 'transfer_data[destina
 // Real Stripe parameters localstripe answers 400 "Unexpected …" to on a PaymentIntent
 // create or confirm: recorded, then removed before forwarding.
 const SDK_FIELDS = new Set(['use_stripe_sdk', 'return_url']);
-// …and on a PaymentIntent, `setup_future_usage` (recorded, echoed, acted on here).
-const PI_STRIPPED = new Set([...SDK_FIELDS, 'setup_future_usage']);
+// …and on a PaymentIntent, `setup_future_usage` (recorded, echoed, acted on here) and
+// `description`, which localstripe's PaymentIntent does not know (Stripe's does: the
+// Worker sends it for subscription invoices).
+const PI_STRIPPED = new Set([...SDK_FIELDS, 'setup_future_usage', 'description']);
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 // When the proxy calls localstripe itself and the caller sent no key (localstripe takes any).
 const FALLBACK_AUTH = 'Bearer sk_test_stripe_proxy';

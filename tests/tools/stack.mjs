@@ -159,7 +159,8 @@ export async function startStack({ port, stripePort, stripeJsPort = stripePort +
     if (stripeState) lsArgs.push(stripeState);
     children.push(child('localstripe', py, lsArgs, {}, log, logFile));
 
-    const allVars = { ...workerVars({ stripeProxyUrl, stripeJsUrl, cashcloudUrl, worldpayUrl }), ...vars };
+    // PUBLIC_URL: where the Worker is reached (an invoice's hosted_url starts with it).
+    const allVars = { ...workerVars({ stripeProxyUrl, stripeJsUrl, cashcloudUrl, worldpayUrl }), PUBLIC_URL: `http://127.0.0.1:${port}`, ...vars };
     const worker = workerChild({ port, stateDir, vars: allVars, log, logFile });
     children.push(worker);
 

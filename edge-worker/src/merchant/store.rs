@@ -17,6 +17,8 @@ use shared::webhooks::{intent_event, EventType};
 
 use crate::http::{ApiResult, Fail};
 
+pub mod billing;
+
 /// The merchant object's tables. `IF NOT EXISTS`: run on every start, so a new
 /// table appears in old objects too.
 const SCHEMA: &[&str] = &[
@@ -105,8 +107,17 @@ const SCHEMA: &[&str] = &[
 ];
 
 /// (table, column, declaration) of columns that tables got after they first shipped.
-const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("api_keys", "livemode", "INTEGER NOT NULL DEFAULT 0")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("api_keys", "livemode", "INTEGER NOT NULL DEFAULT 0"),
+    // The publishable key itself (public by design), for pages the Worker serves.
+    ("api_keys", "value", "TEXT"),
+    // 'application_fee' when Stripe Connect took the platform fee at once.
+    ("payment_intents", "fee_collection", "TEXT"),
+    // The subscription invoice this payment pays.
+    ("payment_intents", "invoice", "TEXT"),
+    // An attempt that charged a saved card without the customer (resent as such).
+    ("attempts", "off_session", "INTEGER NOT NULL DEFAULT 0"),
+];
 
 /// The merchant as every handler sees it.
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +159,8 @@ pub struct IntentRow {
     pub last_event_at: Option<i64>,
     pub description: Option<String>,
     pub order_reference: Option<String>,
+    pub customer: Option<String>,
+    pub setup_future_usage: Option<String>,
     pub attempts: i64,
     pub expires_at: Option<i64>,
     pub livemode: i64,
@@ -425,7 +438,7 @@ impl Store {
     }
 
     pub fn migrate(&self) -> worker::Result<()> {
-        for stmt in SCHEMA {
+        for stmt in SCHEMA.iter().chain(billing::SCHEMA) {
             self.sql.exec(stmt, None)?;
         }
         // Columns added after a table first shipped: objects made before get them here.
@@ -786,6 +799,10 @@ impl Store {
         let after = self.intent(id)?;
         if let Some(kind) = intent_event(&start, &state) {
             self.emit(kind, &after.to_api()?, after.row.livemode != 0, now)?;
+        }
+        if state.status == IntentStatus::Succeeded && start.status != IntentStatus::Succeeded {
+            // The invoice it pays, in the same step: paid exactly when the money is.
+            self.invoice_paid_by(id, now)?;
         }
         Ok((after, true))
     }

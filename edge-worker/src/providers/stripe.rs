@@ -3,6 +3,7 @@
 
 use shared::accounts::{ProviderAccount, StripeAccount, StripeMode};
 use shared::api::{NewPaymentIntent, ProviderSetup};
+use shared::billing::{CardSummary, SavedCard};
 use shared::error::ApiError;
 use shared::intent::{IntentEvent, IntentStatus, Provider, ProviderEvent};
 use shared::money::Money;
@@ -201,13 +202,24 @@ async fn create_and_confirm(
         Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
             .map_err(|e| Fail::Api(e.to_api_error()))?;
     let state = intent.state()?;
+    let stripe_customer = match &intent.row.customer {
+        Some(c) => Some(stripe_customer_of(ctx, setup, c, intent.row.livemode != 0).await?),
+        None => None,
+    };
     let charge = Charge {
         our_intent_id: &intent.row.id,
         amount: state.amount,
         capture_method: state.capture_method,
         description: intent.row.description.as_deref(),
         destination,
+        customer: stripe_customer.as_deref(),
+        save_card: intent.row.setup_future_usage.is_some(),
     };
+    if matches!(destination, Destination::Connect { .. }) {
+        // Stripe takes the platform fee at once: the platform's bill skips it.
+        ctx.store
+            .set_fee_collection(intent.id(), "application_fee")?;
+    }
     let req = domain(requests::create_and_confirm_payment_intent(
         &setup.auth(),
         &charge,
@@ -230,6 +242,36 @@ async fn create_and_confirm(
         }
         Reply::Unknown => Ok(Outcome::Unknown),
     }
+}
+
+/// Stripe's customer for one of the merchant's customers, made at Stripe the first
+/// time a payment needs it.
+async fn stripe_customer_of(
+    ctx: &Ctx,
+    setup: &StripeSetup,
+    customer: &str,
+    livemode: bool,
+) -> ApiResult<String> {
+    let row = ctx.store.customer(customer, livemode)?;
+    if let Some(s) = row.stripe_customer {
+        return Ok(s);
+    }
+    let req = requests::create_customer(
+        &setup.auth(),
+        &row.id,
+        Some(&row.email),
+        row.name.as_deref(),
+    );
+    let body = match setup.send(req).await? {
+        Reply::Ok(b) => b,
+        Reply::Refused(status, e) => return Err(error_to_api_error(status, &e).into()),
+        Reply::Unknown => return Err(unavailable()),
+    };
+    let id = wire::parse_customer(&body)
+        .map_err(|e| Fail::Api(e.to_api_error()))?
+        .id;
+    ctx.store.set_stripe_customer(&row.id, &id)?;
+    Ok(id)
 }
 
 fn unavailable() -> Fail {
@@ -296,6 +338,14 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
             Err(_) => {
                 ctx.store.settle_refund(&r.id, false, ctx.now)?;
             }
+        }
+    }
+    if let Some(n) = ctx.store.open_attempt_number(intent.id())? {
+        if ctx.store.attempt_off_session(intent.id(), n)? {
+            // A saved-card charge whose answer was lost: the billing engine sends
+            // the same off-session request again (same key); an on-session resend
+            // here would be another request.
+            return Ok(Outcome::Unknown);
         }
     }
     let Some(reference) = intent.row.provider_reference.clone() else {
@@ -667,5 +717,324 @@ fn event_type(ev: &events::StripeEvent) -> String {
         K::PaymentIntent { event_type, .. } => format!("payment_intent.{event_type:?}"),
         K::ChargeRefunded { .. } => "charge.refunded".to_owned(),
         K::Unhandled { event_type } => event_type.clone(),
+    }
+}
+
+// ---------------------------------------------------------------- saved cards
+
+/// Whose Stripe account a saved-card call runs on: the merchant's (its customers),
+/// or the platform's own (the merchant's card for the platform's bill).
+pub enum Billing {
+    Merchant(StripeSetup),
+    Platform { key: Secret, base: String },
+}
+
+impl Billing {
+    pub fn merchant(ctx: &Ctx, merchant_id: &str, livemode: bool) -> ApiResult<Billing> {
+        Ok(Billing::Merchant(StripeSetup::load(
+            ctx,
+            merchant_id,
+            livemode,
+        )?))
+    }
+
+    pub fn platform(ctx: &Ctx) -> ApiResult<Billing> {
+        let key = ctx
+            .env
+            .secret("STRIPE_PLATFORM_SECRET_KEY")
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        if key.is_empty() {
+            return Err(ApiError::invalid_request(
+                "billing_not_available",
+                "The platform's Stripe account is not set up on this deployment.",
+            )
+            .into());
+        }
+        Ok(Billing::Platform {
+            key: Secret::new(key),
+            base: ctx.env.var("STRIPE_API_BASE")?.to_string(),
+        })
+    }
+
+    fn auth(&self) -> Auth<'_> {
+        match self {
+            Billing::Merchant(s) => s.auth(),
+            Billing::Platform { key, .. } => Auth::new(key),
+        }
+    }
+
+    async fn send(&self, req: HttpRequest) -> ApiResult<Reply> {
+        match self {
+            Billing::Merchant(s) => s.send(req).await,
+            Billing::Platform { key, base } => {
+                let s = StripeSetup {
+                    account: StripeAccount::connected(String::new()),
+                    platform_key: key.clone(),
+                    base: base.clone(),
+                };
+                s.send(req).await
+            }
+        }
+    }
+
+    /// A call whose only acceptable answer is a 2xx; no answer is an error to retry.
+    async fn call(&self, req: HttpRequest) -> ApiResult<Vec<u8>> {
+        match self.send(req).await? {
+            Reply::Ok(body) => Ok(body),
+            Reply::Refused(status, e) => Err(error_to_api_error(status, &e).into()),
+            Reply::Unknown => Err(ApiError::provider(
+                502,
+                "provider_unavailable",
+                "Stripe did not answer. Trying again is safe.",
+            )
+            .into()),
+        }
+    }
+
+    /// Stripe's customer for one of ours, made once (keyed by our id).
+    pub async fn customer(
+        &self,
+        our_id: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> ApiResult<String> {
+        let req = requests::create_customer(&self.auth(), our_id, email, name);
+        let body = self.call(req).await?;
+        Ok(wire::parse_customer(&body)
+            .map_err(|e| Fail::Api(e.to_api_error()))?
+            .id)
+    }
+
+    /// Stripe's SetupIntent for one of ours: (id, client secret for Stripe.js).
+    pub async fn setup_intent(
+        &self,
+        our_id: &str,
+        stripe_customer: &str,
+    ) -> ApiResult<(String, String)> {
+        let req = domain(requests::create_setup_intent(
+            &self.auth(),
+            our_id,
+            stripe_customer,
+        ))?;
+        let body = self.call(req).await?;
+        let si = wire::parse_setup_intent(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+        let secret = si
+            .client_secret
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default();
+        Ok((si.id, secret))
+    }
+
+    /// Confirms the SetupIntent with the widget's PaymentMethod. `None`: no answer
+    /// (ask again with [`Billing::read_setup`]; a resend uses the same key).
+    pub async fn confirm_setup(
+        &self,
+        our_id: &str,
+        stripe_id: &str,
+        pm: &str,
+        attempt: i64,
+    ) -> ApiResult<Option<SetupOutcome>> {
+        let req = domain(requests::confirm_setup_intent(
+            &self.auth(),
+            our_id,
+            stripe_id,
+            pm,
+            attempt as u32,
+        ))?;
+        match self.send(req).await? {
+            Reply::Ok(body) => Ok(Some(setup_outcome(&body)?)),
+            Reply::Refused(status, e) => Ok(Some(SetupOutcome {
+                status: shared::billing::SetupIntentStatus::RequiresPaymentMethod,
+                payment_method: None,
+                error: Some(error_to_api_error(status, &e).message),
+            })),
+            Reply::Unknown => Ok(None),
+        }
+    }
+
+    pub async fn read_setup(&self, stripe_id: &str) -> ApiResult<Option<SetupOutcome>> {
+        let req = domain(requests::retrieve_setup_intent(&self.auth(), stripe_id))?;
+        match self.send(req).await? {
+            Reply::Ok(body) => Ok(Some(setup_outcome(&body)?)),
+            Reply::Refused(status, e) => Err(error_to_api_error(status, &e).into()),
+            Reply::Unknown => Ok(None),
+        }
+    }
+
+    /// The customer's saved cards: brand, last4 and expiry, never more.
+    pub async fn saved_cards(&self, stripe_customer: &str) -> ApiResult<Vec<SavedCard>> {
+        let req = domain(requests::list_payment_methods(
+            &self.auth(),
+            stripe_customer,
+        ))?;
+        let body = self.call(req).await?;
+        let list = wire::parse_payment_methods(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
+        Ok(list.into_iter().filter_map(saved_card).collect())
+    }
+
+    /// One saved card, if it is this customer's.
+    pub async fn saved_card(
+        &self,
+        stripe_customer: &str,
+        pm: &str,
+    ) -> ApiResult<Option<SavedCard>> {
+        let req = domain(requests::retrieve_payment_method(&self.auth(), pm))?;
+        let pm = match self.send(req).await? {
+            Reply::Ok(body) => {
+                wire::parse_payment_method(&body).map_err(|e| Fail::Api(e.to_api_error()))?
+            }
+            Reply::Refused(404, _) => return Ok(None),
+            Reply::Refused(status, e) => return Err(error_to_api_error(status, &e).into()),
+            Reply::Unknown => {
+                return Err(ApiError::provider(
+                    502,
+                    "provider_unavailable",
+                    "Stripe did not answer. Try again.",
+                )
+                .into())
+            }
+        };
+        if pm.customer.as_ref().map(|c| c.0.as_str()) != Some(stripe_customer) {
+            return Ok(None);
+        }
+        Ok(saved_card(pm))
+    }
+
+    pub async fn detach(&self, pm: &str) -> ApiResult<()> {
+        let req = domain(requests::detach_payment_method(&self.auth(), pm))?;
+        self.call(req).await.map(|_| ())
+    }
+
+    /// Charges a saved card without the customer: a new Stripe PaymentIntent per
+    /// attempt, keyed by our intent and the attempt number, so resending an attempt
+    /// whose answer was lost returns what Stripe did instead of charging twice.
+    pub async fn charge_off_session(
+        &self,
+        charge: &Charge<'_>,
+        pm: &str,
+        attempt: i64,
+    ) -> ApiResult<OffSession> {
+        let req = domain(requests::charge_off_session(
+            &self.auth(),
+            charge,
+            pm,
+            attempt as u32,
+        ))?;
+        match self.send(req).await? {
+            Reply::Ok(body) => Ok(OffSession::Answered(Box::new(
+                wire::parse_payment_intent(&body).map_err(|e| Fail::Api(e.to_api_error()))?,
+            ))),
+            Reply::Refused(status, e) => Ok(OffSession::Refused(status, Box::new(e))),
+            Reply::Unknown => Ok(OffSession::Unknown),
+        }
+    }
+}
+
+/// What Stripe said of a SetupIntent, in our terms.
+pub struct SetupOutcome {
+    pub status: shared::billing::SetupIntentStatus,
+    pub payment_method: Option<String>,
+    pub error: Option<String>,
+}
+
+fn setup_outcome(body: &[u8]) -> ApiResult<SetupOutcome> {
+    use shared::billing::SetupIntentStatus as O;
+    use wire::StripeSetupIntentStatus as W;
+    let si = wire::parse_setup_intent(body).map_err(|e| Fail::Api(e.to_api_error()))?;
+    let status = match si.status {
+        W::RequiresPaymentMethod | W::RequiresConfirmation => O::RequiresPaymentMethod,
+        W::RequiresAction => O::RequiresAction,
+        W::Processing | W::Unknown => O::Processing,
+        W::Succeeded => O::Succeeded,
+        W::Canceled => O::Canceled,
+    };
+    Ok(SetupOutcome {
+        status,
+        payment_method: si.payment_method.map(|p| p.0),
+        error: si
+            .last_setup_error
+            .map(|e| wire::DeclineReason::from_error(&e).message().to_owned()),
+    })
+}
+
+fn saved_card(pm: wire::StripePaymentMethod) -> Option<SavedCard> {
+    let card = pm.card?;
+    Some(SavedCard {
+        id: pm.id,
+        card: CardSummary {
+            brand: card.brand,
+            last4: card.last4,
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+        },
+    })
+}
+
+/// An off-session charge's answer.
+pub enum OffSession {
+    Answered(Box<StripePaymentIntent>),
+    /// A final 4xx: a decline, or `authentication_required`.
+    Refused(u16, Box<StripeError>),
+    Unknown,
+}
+
+/// What an invoice attempt on our intent gave, for the billing engine.
+pub async fn charge_saved_card(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    attempt: i64,
+    stripe_customer: &str,
+    pm: &str,
+) -> ApiResult<shared::billing::AttemptResult> {
+    use shared::billing::AttemptResult as A;
+    let billing = Billing::merchant(ctx, merchant_id, intent.row.livemode != 0)?;
+    let Billing::Merchant(setup) = &billing else {
+        unreachable!("made as the merchant's")
+    };
+    let destination =
+        Destination::for_account(&setup.account, intent.money(intent.row.platform_fee)?)
+            .map_err(|e| Fail::Api(e.to_api_error()))?;
+    let state = intent.state()?;
+    let charge = Charge {
+        our_intent_id: &intent.row.id,
+        amount: state.amount,
+        capture_method: state.capture_method,
+        description: intent.row.description.as_deref(),
+        destination,
+        customer: Some(stripe_customer),
+        save_card: false,
+    };
+    if matches!(destination, Destination::Connect { .. }) {
+        ctx.store
+            .set_fee_collection(intent.id(), "application_fee")?;
+    }
+    match billing.charge_off_session(&charge, pm, attempt).await? {
+        OffSession::Answered(pi) => {
+            ctx.store.set_reference(intent.id(), &pi.id)?;
+            let after = record(ctx, intent.id(), &pi)?;
+            Ok(match after.status()? {
+                IntentStatus::Succeeded | IntentStatus::RequiresCapture => A::Paid,
+                // Stripe wants the customer: the invoice's page will do it.
+                IntentStatus::RequiresAction => A::ActionRequired,
+                IntentStatus::Processing => A::Unknown,
+                IntentStatus::RequiresPaymentMethod | IntentStatus::Canceled => A::Declined,
+            })
+        }
+        OffSession::Refused(status, e) => {
+            if let Some(pi) = &e.payment_intent {
+                ctx.store.set_reference(intent.id(), &pi.id)?;
+            }
+            let action =
+                wire::DeclineReason::from_error(&e) == wire::DeclineReason::AuthenticationRequired;
+            let _ = declined(ctx, intent, status, &e);
+            Ok(if action {
+                A::ActionRequired
+            } else {
+                A::Declined
+            })
+        }
+        OffSession::Unknown => Ok(A::Unknown),
     }
 }

@@ -40,6 +40,10 @@ struct Init {
     merchant: InitMerchant,
     /// (hash, kind, last4) of the first keys.
     keys: Vec<(String, String, String)>,
+    /// The test publishable key itself: public by design, kept for the pages the
+    /// Worker serves (an invoice's hosted page).
+    #[serde(default)]
+    publishable_key: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -84,6 +88,7 @@ async fn create_merchant(call: Call) -> ApiResult<Reply> {
             key_row(KeyKind::Secret, secret.expose()),
             key_row(KeyKind::Publishable, publishable.expose()),
         ],
+        publishable_key: Some(publishable.expose().to_owned()),
     };
     let body = serde_json::to_string(&init).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let mut req_init = RequestInit::new();
@@ -132,6 +137,10 @@ pub async fn init(mut req: Request, rc: RouteContext<Object>) -> Result<Response
         .map(|(h, k, l)| (h.clone(), k.as_str(), l.clone()))
         .collect();
     let created = ctx.store.init_merchant(&m, &keys)?;
+    if let (true, Some(pk)) = (created, &init.publishable_key) {
+        let hash = key_lookup_hash(KEY_HASH_LABEL, pk);
+        ctx.store.set_publishable_value(&hash, pk)?;
+    }
     Ok(Response::empty()?.with_status(if created { 201 } else { 409 }))
 }
 

@@ -3,11 +3,18 @@
 
 pub mod balance_transactions;
 pub mod checkout;
+pub mod customers;
 pub mod events;
+pub mod hosted_invoices;
 pub mod intents;
+pub mod invoices;
 pub mod merchants;
+pub mod platform_billing;
 pub mod providers;
 pub mod refunds;
+pub mod setup_intents;
+pub mod subscriptions;
+pub mod test_clocks;
 pub mod test_helpers;
 pub mod webhook_endpoints;
 pub mod webhooks;

@@ -61,6 +61,10 @@ pub struct Charge<'a> {
     pub capture_method: CaptureMethod,
     pub description: Option<&'a str>,
     pub destination: Destination<'a>,
+    /// Stripe's customer the payment belongs to (saved cards, off-session charges).
+    pub customer: Option<&'a str>,
+    /// `setup_future_usage=off_session`: save the card to `customer` when it succeeds.
+    pub save_card: bool,
 }
 
 /// `POST /v1/payment_intents` charging a saved card without the customer:
@@ -71,17 +75,23 @@ pub struct Charge<'a> {
 pub fn charge_off_session(
     auth: &Auth,
     charge: &Charge,
-    customer: &str,
     payment_method: &str,
+    attempt: u32,
 ) -> Result<HttpRequest, BuildError> {
-    check_id("cus_", customer)?;
     check_id("pm_", payment_method)?;
+    if charge.customer.is_none() {
+        return Err(BuildError::InvalidId {
+            expected_prefix: "cus_",
+        });
+    }
     let mut form = charge_form(charge)?;
-    form.push("customer", customer)
-        .push("payment_method", payment_method)
+    form.push("payment_method", payment_method)
         .push("off_session", "true")
         .push("confirm", "true");
-    let key = idempotency_key(charge.our_intent_id, "charge_off_session", None);
+    form.push_list("expand", FEE_EXPAND);
+    // One key per attempt: a retry after a decline is a new try, a resend of the
+    // same attempt (its answer was lost) is not.
+    let key = idempotency_key(charge.our_intent_id, "charge_off_session", Some(attempt));
     Ok(post(auth, "/v1/payment_intents".to_owned(), &form, &key))
 }
 
@@ -128,6 +138,13 @@ fn charge_form(charge: &Charge) -> Result<Form, BuildError> {
         .push_nested("metadata", OUR_INTENT_ID, charge.our_intent_id);
     if let Some(d) = charge.description {
         form.push("description", d);
+    }
+    if let Some(c) = charge.customer {
+        check_id("cus_", c)?;
+        form.push("customer", c);
+        if charge.save_card {
+            form.push("setup_future_usage", "off_session");
+        }
     }
     match charge.destination {
         Destination::Direct => {}
@@ -288,11 +305,13 @@ pub fn create_refund(
 pub fn create_customer(
     auth: &Auth,
     our_customer_id: &str,
-    email: &str,
+    email: Option<&str>,
     name: Option<&str>,
 ) -> HttpRequest {
     let mut form = Form::new();
-    form.push("email", email);
+    if let Some(e) = email {
+        form.push("email", e);
+    }
     if let Some(n) = name {
         form.push("name", n);
     }
@@ -316,6 +335,80 @@ pub fn create_setup_intent(
         .push_nested("metadata", OUR_SETUP_INTENT_ID, our_setup_intent_id);
     let key = idempotency_key(our_setup_intent_id, "create", None);
     Ok(post(auth, "/v1/setup_intents".to_owned(), &form, &key))
+}
+
+/// `POST /v1/setup_intents/{id}/confirm` with the PaymentMethod from the widget's
+/// card field; `use_stripe_sdk` so Stripe.js can finish 3-D Secure in the page.
+pub fn confirm_setup_intent(
+    auth: &Auth,
+    our_setup_intent_id: &str,
+    stripe_setup_intent_id: &str,
+    payment_method: &str,
+    attempt: u32,
+) -> Result<HttpRequest, BuildError> {
+    check_id("seti_", stripe_setup_intent_id)?;
+    check_id("pm_", payment_method)?;
+    let mut form = Form::new();
+    form.push("payment_method", payment_method)
+        .push(USE_STRIPE_SDK, "true");
+    let key = idempotency_key(our_setup_intent_id, "confirm", Some(attempt));
+    Ok(post(
+        auth,
+        format!("/v1/setup_intents/{stripe_setup_intent_id}/confirm"),
+        &form,
+        &key,
+    ))
+}
+
+pub fn retrieve_setup_intent(
+    auth: &Auth,
+    stripe_setup_intent_id: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_id("seti_", stripe_setup_intent_id)?;
+    Ok(HttpRequest::get(
+        format!("/v1/setup_intents/{stripe_setup_intent_id}"),
+        base_headers(auth),
+    ))
+}
+
+/// `GET /v1/payment_methods?customer=…&type=card`: a customer's saved cards.
+pub fn list_payment_methods(
+    auth: &Auth,
+    stripe_customer_id: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_id("cus_", stripe_customer_id)?;
+    let mut query = Form::new();
+    query
+        .push("customer", stripe_customer_id)
+        .push("type", "card")
+        .push("limit", "100");
+    Ok(HttpRequest::get(
+        format!("/v1/payment_methods?{}", query.encode()),
+        base_headers(auth),
+    ))
+}
+
+pub fn retrieve_payment_method(
+    auth: &Auth,
+    payment_method: &str,
+) -> Result<HttpRequest, BuildError> {
+    check_id("pm_", payment_method)?;
+    Ok(HttpRequest::get(
+        format!("/v1/payment_methods/{payment_method}"),
+        base_headers(auth),
+    ))
+}
+
+/// `POST /v1/payment_methods/{pm}/detach`: the card can no longer be charged.
+pub fn detach_payment_method(auth: &Auth, payment_method: &str) -> Result<HttpRequest, BuildError> {
+    check_id("pm_", payment_method)?;
+    let key = idempotency_key(payment_method, "detach", None);
+    Ok(post(
+        auth,
+        format!("/v1/payment_methods/{payment_method}/detach"),
+        &Form::new(),
+        &key,
+    ))
 }
 
 /// Money → Stripe's integer amount. Three-decimal currencies must end in 0.
@@ -431,6 +524,8 @@ mod tests {
             capture_method: CaptureMethod::Manual,
             description: Some("Order 42"),
             destination,
+            customer: None,
+            save_card: false,
         }
     }
 
@@ -694,7 +789,7 @@ mod tests {
     fn customers_setup_intents_and_off_session_charges() {
         let k = key();
         let a = Auth::new(&k);
-        let r = create_customer(&a, "cus_ours1", "a+b@example.com", Some("Ann Lee"));
+        let r = create_customer(&a, "cus_ours1", Some("a+b@example.com"), Some("Ann Lee"));
         assert_eq!(r.path, "/v1/customers");
         assert_eq!(
             fields(&r),
@@ -725,7 +820,12 @@ mod tests {
         let mut c = charge(Destination::Direct);
         c.capture_method = CaptureMethod::Automatic;
         c.description = None;
-        let r = charge_off_session(&a, &c, "cus_S1", "pm_S1").unwrap();
+        assert!(
+            charge_off_session(&a, &c, "pm_S1", 1).is_err(),
+            "no customer"
+        );
+        c.customer = Some("cus_S1");
+        let r = charge_off_session(&a, &c, "pm_S1", 2).unwrap();
         assert_eq!(r.path, "/v1/payment_intents");
         assert_eq!(
             fields(&r),
@@ -739,12 +839,35 @@ mod tests {
                 ("payment_method", "pm_S1"),
                 ("off_session", "true"),
                 ("confirm", "true"),
+                ("expand[]", "latest_charge.balance_transaction"),
             ])
         );
         assert_eq!(
             r.header("Idempotency-Key"),
-            Some("pi_ours1:charge_off_session")
+            Some("pi_ours1:charge_off_session:2")
         );
+        // Saving the card on an on-session payment.
+        c.save_card = true;
+        let r = create_and_confirm_payment_intent(&a, &c, "pm_S1", None, 1).unwrap();
+        let f = fields(&r);
+        assert!(f.contains(&("customer".into(), "cus_S1".into())));
+        assert!(f.contains(&("setup_future_usage".into(), "off_session".into())));
+        let r = confirm_setup_intent(&a, "seti_ours1", "seti_S1", "pm_S1", 3).unwrap();
+        assert_eq!(r.path, "/v1/setup_intents/seti_S1/confirm");
+        assert_eq!(
+            fields(&r),
+            pairs(&[("payment_method", "pm_S1"), ("use_stripe_sdk", "true")])
+        );
+        assert_eq!(r.header("Idempotency-Key"), Some("seti_ours1:confirm:3"));
+        assert!(confirm_setup_intent(&a, "seti_ours1", "seti_1/../x", "pm_S1", 1).is_err());
+        let r = list_payment_methods(&a, "cus_S1").unwrap();
+        assert_eq!(
+            r.path,
+            "/v1/payment_methods?customer=cus_S1&type=card&limit=100"
+        );
+        let r = detach_payment_method(&a, "pm_S1").unwrap();
+        assert_eq!(r.path, "/v1/payment_methods/pm_S1/detach");
+        assert!(detach_payment_method(&a, "pm_S1?x=1").is_err());
     }
 
     #[test]

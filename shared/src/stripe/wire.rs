@@ -234,6 +234,97 @@ pub fn parse_refund(body: &[u8]) -> Result<StripeRefund, ParseError> {
     parse_json(body, "refund")
 }
 
+/// A SetupIntent's `status`; unknown values parse as `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StripeSetupIntentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    RequiresAction,
+    Processing,
+    Succeeded,
+    Canceled,
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeSetupIntent {
+    pub id: String,
+    pub status: StripeSetupIntentStatus,
+    /// For Stripe.js's `handleNextAction` in the customer's page; kept out of `Debug`.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub payment_method: Option<IdRef>,
+    #[serde(default)]
+    pub customer: Option<IdRef>,
+    #[serde(default)]
+    pub last_setup_error: Option<StripeError>,
+}
+
+pub fn parse_setup_intent(body: &[u8]) -> Result<StripeSetupIntent, ParseError> {
+    parse_json(body, "setup intent")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeCustomer {
+    pub id: String,
+}
+
+pub fn parse_customer(body: &[u8]) -> Result<StripeCustomer, ParseError> {
+    let c: StripeCustomer = parse_json(body, "customer")?;
+    if !is_stripe_id("cus_", &c.id) {
+        return Err(ParseError::invalid(PROVIDER, "customer id"));
+    }
+    Ok(c)
+}
+
+/// A saved card: the four fields a merchant may see, and whose customer it is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripePaymentMethod {
+    pub id: String,
+    #[serde(default)]
+    pub customer: Option<IdRef>,
+    #[serde(default)]
+    pub card: Option<StripeCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StripeCard {
+    #[serde(default)]
+    pub brand: String,
+    #[serde(default)]
+    pub last4: String,
+    #[serde(default)]
+    pub exp_month: u32,
+    #[serde(default)]
+    pub exp_year: u32,
+}
+
+pub fn parse_payment_method(body: &[u8]) -> Result<StripePaymentMethod, ParseError> {
+    let pm: StripePaymentMethod = parse_json(body, "payment method")?;
+    if !is_stripe_id("pm_", &pm.id) {
+        return Err(ParseError::invalid(PROVIDER, "payment method id"));
+    }
+    Ok(pm)
+}
+
+pub fn parse_payment_methods(body: &[u8]) -> Result<Vec<StripePaymentMethod>, ParseError> {
+    let list: StripeList<StripePaymentMethod> = parse_json(body, "payment method list")?;
+    if list.data.iter().any(|pm| !is_stripe_id("pm_", &pm.id)) {
+        return Err(ParseError::invalid(PROVIDER, "payment method id"));
+    }
+    Ok(list.data)
+}
+
+fn is_stripe_id(prefix: &str, id: &str) -> bool {
+    id.len() <= 255
+        && id.strip_prefix(prefix).is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
 /// A connected account (`POST /v1/accounts`, `GET /v1/accounts/{id}`), as far as we read it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct StripeConnectedAccount {
@@ -392,6 +483,31 @@ pub fn metadata_str<'a>(metadata: &'a BTreeMap<String, Value>, key: &str) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_setup_intents_and_saved_cards_and_nothing_more_of_a_card() {
+        let si = parse_setup_intent(
+            br#"{"id":"seti_1","object":"setup_intent","status":"requires_action",
+                "client_secret":"seti_1_secret_x","payment_method":"pm_1","customer":"cus_1",
+                "next_action":{"type":"use_stripe_sdk"},"usage":"off_session"}"#,
+        )
+        .unwrap();
+        assert_eq!(si.status, StripeSetupIntentStatus::RequiresAction);
+        assert_eq!(si.payment_method, Some(IdRef("pm_1".into())));
+        assert!(!format!("{si:?}").contains("seti_1_secret_x"));
+        let s2 = parse_setup_intent(br#"{"id":"seti_2","status":"brand_new"}"#).unwrap();
+        assert_eq!(s2.status, StripeSetupIntentStatus::Unknown);
+        let pms = parse_payment_methods(
+            br#"{"object":"list","data":[{"id":"pm_1","customer":"cus_1","type":"card",
+                "card":{"brand":"visa","last4":"3155","exp_month":12,"exp_year":2034,
+                "fingerprint":"f","country":"US"},"billing_details":{"name":"A"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(pms[0].card.as_ref().unwrap().last4, "3155");
+        assert!(parse_payment_methods(br#"{"data":[{"id":"../pm"}]}"#).is_err());
+        assert!(parse_customer(br#"{"id":"cus_1/x"}"#).is_err());
+        assert_eq!(parse_customer(br#"{"id":"cus_9"}"#).unwrap().id, "cus_9");
+    }
 
     #[test]
     fn reads_a_payment_intent_and_tolerates_extra_and_missing_fields() {
