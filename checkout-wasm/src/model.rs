@@ -223,30 +223,53 @@ mod tests {
     }
 
     #[test]
-    fn reads_a_setup_intent_without_an_amount() {
-        // API.md's SetupIntent, as the save-card mode's `…/checkout` answers it.
-        let seti = json!({
-            "id": "seti_1", "object": "setup_intent", "client_secret": "seti_1_secret_x",
-            "status": "succeeded", "customer": "cus_1", "payment_method": "pm_1",
-            "next_action": null, "last_error": null, "livemode": false, "created": 1
-        });
-        let provider = json!({"type": "stripe", "js_url": "https://js.stripe.com/v3/", "publishable_key": "pk_test_1"});
-        let (intent, setup) =
-            read_checkout(&json!({"setup_intent": seti, "provider": provider})).unwrap();
+    fn reads_a_setup_intent_as_the_domain_crate_writes_it() {
+        use shared::billing::{SetupCheckout, SetupIntent, SetupIntentStatus};
+        let mut seti = SetupIntent {
+            id: "seti_1".into(),
+            object: "setup_intent".into(),
+            client_secret: "seti_1_secret_x".into(),
+            status: SetupIntentStatus::Succeeded,
+            customer: Some("cus_1".into()),
+            payment_method: Some("pm_1".into()),
+            usage: "off_session".into(),
+            next_action: None,
+            last_error: None,
+            created: 1,
+            livemode: false,
+        };
+        let v = serde_json::to_value(SetupCheckout {
+            setup_intent: seti.clone(),
+            provider: shared::api::ProviderSetup::Stripe {
+                js_url: "https://js.stripe.com/v3/".into(),
+                publishable_key: "pk_test_1".into(),
+                account: None,
+            },
+        })
+        .unwrap();
+        let (intent, setup) = read_checkout(&v).unwrap();
         assert_eq!(intent.status, IntentStatus::Succeeded);
         assert_eq!(intent.payment_method.as_deref(), Some("pm_1"));
+        // Saving a card charges nothing: no amount to read.
         assert_eq!((intent.amount.as_str(), intent.currency.as_str()), ("", ""));
         assert!(matches!(setup, Setup::Stripe { account: None, .. }));
-        let mut three_ds = seti.clone();
-        three_ds["status"] = json!("requires_action");
-        three_ds["next_action"] =
-            json!({"type": "three_d_secure", "provider_client_secret": "seti_S_secret_s"});
+        seti.status = SetupIntentStatus::RequiresAction;
+        seti.next_action = Some(shared::api::NextAction::ThreeDSecure {
+            provider_client_secret: "seti_S_secret_s".into(),
+        });
+        seti.last_error = Some(shared::api::LastError {
+            code: "card_declined".into(),
+            message: "Declined.".into(),
+        });
+        let read = Intent::read(&serde_json::to_value(&seti).unwrap()).unwrap();
+        assert_eq!(read.status, IntentStatus::RequiresAction);
         assert_eq!(
-            Intent::read(&three_ds).unwrap().next_action,
+            read.next_action,
             Some(NextAction::ThreeDSecure {
                 provider_client_secret: "seti_S_secret_s".into()
             })
         );
+        assert_eq!(read.last_error.as_deref(), Some("Declined."));
         // A payment intent still needs its amount.
         assert_eq!(
             Intent::read(&json!({"id": "pi_1", "status": "succeeded"})),
