@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { api, errorOf, newMerchant, paymentMethod, stripeMerchant, WORKER } from './lib.mjs';
-import { intent, confirm, refund, recorded, lastSeq } from './payments.mjs';
+import { api, errorOf, newMerchant, paymentMethod, stripeMerchant, launchBrowser, STRIPE_TEST_ACCOUNT, WORKER } from './lib.mjs';
+import { intent, confirm, refund, recorded, lastSeq, fault, clearFaults } from './payments.mjs';
 
 const DAY = 86400;
 /** A recorded request's form fields. */
@@ -94,10 +94,17 @@ test('monthly on the test clock: each period is invoiced and charged once, even 
   const sub = await subscribe(m, cus);
   assert.equal(sub.status, 'active', JSON.stringify(sub));
   assert.equal(sub.current_period_start, c.frozen_time);
-  // Two advances to the same time, at once, and a second one later to the same time.
+  // Two advances at once (two runners over the same due invoice while one waits for
+  // Stripe), then one to a time the clock has passed.
+  // Stripe's answer to the charge is held back, so the second runner comes while the
+  // first one waits for it.
+  await fault({ method: 'POST', path_prefix: '/v1/payment_intents', kind: 'hold_after_forward', hold_ms: 1500, count: 1 });
   const target = sub.current_period_end + 3600;
-  const both = await Promise.all([advance(m, c, target), advance(m, c, target)]);
-  assert.ok(both.some((r) => r.status === 200), both.map((r) => r.text).join());
+  const first = advance(m, c, target);
+  await new Promise((r) => setTimeout(r, 500));
+  const both = await Promise.all([first, advance(m, c, target + 60)]);
+  await clearFaults();
+  assert.deepEqual(both.map((r) => r.status), [200, 200], both.map((r) => r.text).join());
   errorOf(assert, await advance(m, c, target), 400);
   const invs = await invoices(m, sub);
   assert.equal(invs.length, 2, JSON.stringify(invs));
@@ -295,4 +302,61 @@ test('a month of 7 Stripe-direct (one refunded), 2 Worldpay, 3 Cashcloud and 4 C
   // A second month-end run makes no second invoice for the same month.
   await api('POST', '/v1/test_helpers/advance_clock', { key: m.secret_key, body: { seconds: 60 } });
   assert.equal((await api('GET', '/v1/platform_invoices', { key: m.secret_key })).json.data.length, 1);
+});
+
+test('3184 asks for authentication off session: the invoice stays open and its hosted page, completed in Chromium, pays it', async () => {
+  const m = await stripeMerchant();
+  const c = await clock(m);
+  const cus = await customer(m, c);
+  // 3-D Secure at setup, completed as Stripe.js would (the proxy's _authenticate).
+  const si = await api('POST', '/v1/setup_intents', { key: m.secret_key, body: { customer: cus.id } });
+  const pm = await paymentMethod('4000002760003184');
+  const c1 = await api('POST', `/v1/setup_intents/${si.json.id}/confirm`, { key: m.publishable_key, body: { client_secret: si.json.client_secret, payment_method: pm } });
+  assert.equal(c1.json.status, 'requires_action', c1.text);
+  const stripeSeti = c1.json.next_action.provider_client_secret.split('_secret_')[0];
+  const auth = await fetch(`${process.env.STRIPE_PROXY_URL}/v1/setup_intents/${stripeSeti}/_authenticate?success=true`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key: STRIPE_TEST_ACCOUNT.publishable_key, client_secret: c1.json.next_action.provider_client_secret }).toString(),
+  });
+  assert.equal(auth.status, 200, await auth.text());
+  const saved = await api('GET', `/v1/setup_intents/${si.json.id}?client_secret=${si.json.client_secret}`, { key: m.publishable_key });
+  assert.equal(saved.json.status, 'succeeded', saved.text);
+
+  const sub = await subscribe(m, cus);
+  assert.equal(sub.status, 'past_due');
+  const [inv] = await invoices(m, sub);
+  assert.equal(inv.status, 'open');
+  assert.equal(inv.next_payment_attempt, null, 'no automatic retry can authenticate');
+  assert.match(inv.hosted_url, new RegExp(`^${WORKER}/v1/hosted_invoices/${inv.id}\\?token=[0-9a-f]{32}$`));
+  const events = (await api('GET', '/v1/events?type=invoice.payment_action_required', { key: m.secret_key })).json.data;
+  assert.equal(events[0]?.data.object.id, inv.id);
+  // A wrong token shows nothing of the invoice.
+  const forged = await fetch(inv.hosted_url.replace(/token=.*/, 'token=' + '0'.repeat(32)));
+  assert.equal(forged.status, 404);
+  assert.ok(!(await forged.text()).includes(inv.payment_intent));
+
+  const browser = await launchBrowser();
+  try {
+    const page = await (await browser.newContext({ locale: 'en-US' })).newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const resp = await page.goto(inv.hosted_url);
+    assert.match(resp.headers()['content-security-policy'], /script-src 'self' \S+ 'wasm-unsafe-eval'/);
+    assert.doesNotMatch(resp.headers()['content-security-policy'], /unsafe-inline|'unsafe-eval'/);
+    const field = page.frameLocator('#checkout iframe').first();
+    await field.getByLabel('Card number').pressSequentially('4000 0027 6000 3184');
+    await field.getByLabel('Expiry (MM / YY)').pressSequentially('12 / 34');
+    await field.getByLabel('CVC').pressSequentially('123');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.frameLocator('[role="dialog"] iframe').getByRole('button', { name: 'Complete authentication' }).click();
+    await page.getByRole('status').filter({ hasText: /Payment received/ }).waitFor({ timeout: 15000 });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+  const paid = (await invoices(m, sub))[0];
+  assert.equal(paid.status, 'paid', JSON.stringify(paid));
+  assert.equal(paid.hosted_url, null);
+  assert.equal((await subscription(m, sub)).status, 'active');
+  assert.equal((await (await fetch(inv.hosted_url)).text()).includes('This invoice is paid'), true);
 });
