@@ -365,3 +365,85 @@ pub async fn schedule(ctx: &Ctx) -> ApiResult<()> {
     ctx.wake_at(next).await?;
     Ok(())
 }
+
+/// `POST /v1/payment_intents/{id}/confirm {payment_method, off_session: true}` with
+/// the secret key: the intent's customer's saved card, charged without the customer.
+/// A decline, or a bank that wants the customer, is a final answer (402); no answer
+/// leaves the intent processing until Stripe is asked under the same key.
+pub async fn confirm_off_session(
+    ctx: &Ctx,
+    merchant: &Merchant,
+    intent: Intent,
+    body: &shared::api::ConfirmRequest,
+) -> ApiResult<Intent> {
+    use shared::error::ApiError;
+    let bad = |param: &str, msg: &str| {
+        Fail::Api(ApiError::invalid_request("parameter_invalid", msg).with_param(param))
+    };
+    if intent.provider()? != Provider::Stripe {
+        return Err(bad(
+            "off_session",
+            "Saved cards are charged with provider stripe only.",
+        ));
+    }
+    let pm = body
+        .payment_method
+        .as_deref()
+        .filter(|pm| billing::is_id(pm, "pm_"))
+        .ok_or_else(|| {
+            bad(
+                "payment_method",
+                "payment_method must be a saved card (pm_…).",
+            )
+        })?;
+    let customer_id = intent.row.customer.clone().ok_or_else(|| {
+        bad(
+            "customer",
+            "This payment has no customer whose card could be charged.",
+        )
+    })?;
+    let customer = ctx.store.customer(&customer_id, intent.row.livemode != 0)?;
+    let stripe_customer = customer.stripe_customer.clone().ok_or_else(|| {
+        Fail::Api(ApiError::not_found("payment_method").with_param("payment_method"))
+    })?;
+    let card = Billing::merchant(ctx, &merchant.id, intent.row.livemode != 0)?
+        .saved_card(&stripe_customer, pm)
+        .await?;
+    if card.is_none() {
+        return Err(ApiError::not_found("payment_method")
+            .with_param("payment_method")
+            .into());
+    }
+    if let Some(n) = ctx.store.open_attempt_number(intent.id())? {
+        if ctx.store.attempt_off_session(intent.id(), n)? {
+            resend(ctx, merchant, &intent, n).await?;
+            return ctx.store.intent(intent.id());
+        }
+    }
+    let n = ctx
+        .store
+        .open_off_session_attempt(intent.id(), pm, ctx.now)?;
+    let outcome =
+        stripe::charge_saved_card(ctx, &merchant.id, &intent, n, &stripe_customer, pm).await;
+    close(ctx, &intent, n, &outcome)?;
+    let after = ctx.store.intent(intent.id())?;
+    match outcome? {
+        AttemptResult::Paid | AttemptResult::Unknown => Ok(after),
+        AttemptResult::ActionRequired => Err(ApiError::provider(
+            402,
+            DeclineReason::AuthenticationRequired.code(),
+            DeclineReason::AuthenticationRequired.message(),
+        )
+        .into()),
+        AttemptResult::Declined => Err(ApiError::provider(
+            402,
+            "card_declined",
+            after
+                .row
+                .last_error
+                .clone()
+                .unwrap_or_else(|| DeclineReason::CardDeclined.message().to_owned()),
+        )
+        .into()),
+    }
+}

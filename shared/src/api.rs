@@ -1022,6 +1022,10 @@ pub struct ConfirmRequest {
     pub return_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cashcloud_username: Option<String>,
+    /// Server side, with the secret key: charge the intent's customer's saved card
+    /// (`payment_method`) without the customer present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off_session: Option<bool>,
 }
 
 /// `POST /v1/payment_intents/{id}/capture`: all that is authorised, or `amount` of it.

@@ -283,7 +283,9 @@ test('a month of 7 Stripe-direct (one refunded), 2 Worldpay, 3 Cashcloud and 4 C
   assert.deepEqual(admin.json.data.map((i) => [i.id, i.amount_due]), [[bill.id, '6.00']]);
   const other = await newMerchant();
   assert.deepEqual((await api('GET', '/v1/platform_invoices', { key: other.secret_key })).json.data, []);
-  // The merchant saves a card on the platform's account; the next run charges the bill.
+  // The merchant saves a card on the platform's account; the next run (the alarm it
+  // sets, or the one below, whichever comes first) charges the bill, once.
+  const seq2 = await lastSeq();
   const si = await api('POST', '/v1/platform_billing/setup_intents', { key: m.secret_key, body: {} });
   assert.equal(si.status, 200, si.text);
   const card = await paymentMethod('4242424242424242');
@@ -291,7 +293,6 @@ test('a month of 7 Stripe-direct (one refunded), 2 Worldpay, 3 Cashcloud and 4 C
   assert.equal(ok.json.status, 'succeeded', ok.text);
   const billing = await api('GET', '/v1/platform_billing', { key: m.secret_key });
   assert.equal(billing.json.payment_method?.card?.last4, '4242', billing.text);
-  const seq2 = await lastSeq();
   await api('POST', '/v1/test_helpers/advance_clock', { key: m.secret_key, body: { seconds: 60 } });
   const [paid] = (await api('GET', '/v1/platform_invoices', { key: m.secret_key })).json.data;
   assert.equal(paid.status, 'paid', JSON.stringify(paid));
@@ -360,3 +361,59 @@ test('3184 asks for authentication off session: the invoice stays open and its h
   assert.equal((await subscription(m, sub)).status, 'active');
   assert.equal((await (await fetch(inv.hosted_url)).text()).includes('This invoice is paid'), true);
 });
+
+test('a payment with setup_future_usage saves the card; the server charges it later off session, refusing what is not the customer\'s', async () => {
+  const m = await stripeMerchant();
+  const cus = await customer(m);
+  const first = await api('POST', '/v1/payment_intents', {
+    key: m.secret_key, body: { amount: '25.00', currency: 'CHF', provider: 'stripe', customer: cus.id, setup_future_usage: 'off_session' }, idem: randomUUID(),
+  });
+  assert.equal(first.status, 200, first.text);
+  const pm = await paymentMethod('4242424242424242');
+  const paid = await confirm(m, first.json, pm);
+  assert.equal(paid.json.status, 'succeeded', paid.text);
+  const cards = (await api('GET', `/v1/customers/${cus.id}/payment_methods`, { key: m.secret_key })).json.data;
+  assert.deepEqual(cards.map((c) => [c.id, c.card.last4]), [[pm, '4242']]);
+
+  const later = async (card) => {
+    const pi = await api('POST', '/v1/payment_intents', { key: m.secret_key, body: { amount: '12.00', currency: 'CHF', provider: 'stripe', customer: cus.id }, idem: randomUUID() });
+    assert.equal(pi.status, 200, pi.text);
+    return [pi.json, await api('POST', `/v1/payment_intents/${pi.json.id}/confirm`, { key: m.secret_key, body: { payment_method: card, off_session: true } })];
+  };
+  const [, ok] = await later(pm);
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.status, 'succeeded');
+  assert.equal(ok.json.amount_received, '12.00');
+  // Not with a publishable key; not a card of someone else.
+  const other = await customer(m);
+  const { pm: theirs } = await savedCard(m, other);
+  errorOf(assert, (await later(theirs))[1], 404);
+  const pi2 = (await api('POST', '/v1/payment_intents', { key: m.secret_key, body: { amount: '1.00', currency: 'CHF', provider: 'stripe', customer: cus.id }, idem: randomUUID() })).json;
+  errorOf(assert, await api('POST', `/v1/payment_intents/${pi2.id}/confirm`, { key: m.publishable_key, body: { client_secret: pi2.client_secret, payment_method: pm, off_session: true } }), 403);
+  assert.equal((await api('GET', `/v1/payment_intents/${pi2.id}`, { key: m.secret_key })).json.status, 'requires_payment_method');
+  // A card that wants the customer (3184) or declines (0341): a final 402.
+  for (const [number, code] of [['4000002760003184', 'authentication_required'], ['4000000000000341', 'card_declined']]) {
+    const c2 = await customer(m);
+    const { pm: card } = await savedCardFor(m, c2, number);
+    const pi3 = (await api('POST', '/v1/payment_intents', { key: m.secret_key, body: { amount: '5.00', currency: 'CHF', provider: 'stripe', customer: c2.id }, idem: randomUUID() })).json;
+    const r = await api('POST', `/v1/payment_intents/${pi3.id}/confirm`, { key: m.secret_key, body: { payment_method: card, off_session: true } });
+    assert.equal(errorOf(assert, r, 402).code, code);
+  }
+});
+
+/** Saves a card, completing 3-D Secure at setup when the card asks for it. */
+async function savedCardFor(m, cus, number) {
+  const si = await api('POST', '/v1/setup_intents', { key: m.secret_key, body: { customer: cus.id } });
+  const pm = await paymentMethod(number);
+  const c = await api('POST', `/v1/setup_intents/${si.json.id}/confirm`, { key: m.publishable_key, body: { client_secret: si.json.client_secret, payment_method: pm } });
+  if (c.json.status === 'requires_action') {
+    const secret = c.json.next_action.provider_client_secret;
+    await fetch(`${process.env.STRIPE_PROXY_URL}/v1/setup_intents/${secret.split('_secret_')[0]}/_authenticate?success=true`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: STRIPE_TEST_ACCOUNT.publishable_key, client_secret: secret }).toString(),
+    });
+  }
+  const done = await api('GET', `/v1/setup_intents/${si.json.id}`, { key: m.secret_key });
+  assert.equal(done.json.status, 'succeeded', done.text);
+  return { pm };
+}

@@ -1035,6 +1035,14 @@ pub async fn charge_saved_card(
                 A::Declined
             })
         }
-        OffSession::Unknown => Ok(A::Unknown),
+        OffSession::Unknown => {
+            // Pending, never failed: Stripe is asked again under the same key.
+            let ev = ProviderEvent {
+                at: ctx.now,
+                event: IntentEvent::Processing,
+            };
+            ctx.store.apply_events(intent.id(), &[ev], ctx.now)?;
+            Ok(A::Unknown)
+        }
     }
 }

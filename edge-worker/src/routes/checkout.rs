@@ -1,5 +1,6 @@
 //! The widget's two routes: what it needs to start (`…/checkout`) and the customer's
-//! confirmation (`…/confirm`). Publishable key plus the intent's client secret.
+//! confirmation (`…/confirm`). Publishable key plus the intent's client secret; the
+//! merchant's server confirms with its secret key, also off session (a saved card).
 
 use shared::api::Checkout;
 use worker::{Request, Response, Result, RouteContext};
@@ -32,6 +33,17 @@ pub async fn confirm(req: Request, rc: RouteContext<Object>) -> Result<Response>
         let body: ConfirmRequest = call.json()?;
         let intent = crate::routes::intents::load_for_widget(&call, body.client_secret.as_deref())?;
         let m = call.merchant()?;
+        if body.off_session == Some(true) {
+            // The customer is not there: only the merchant's server may do this.
+            if call.is_publishable() {
+                return Err(shared::error::ApiError::permission(
+                    "off_session charges need your secret key, from your server.",
+                )
+                .into());
+            }
+            let intent = crate::billing::confirm_off_session(&call.ctx, m, intent, &body).await?;
+            return Reply::json(200, &intent.to_api()?);
+        }
         let intent = providers::confirm(&call.ctx, m, intent, &body, &call.origin()).await?;
         Reply::json(200, &intent.to_api()?)
     })
