@@ -26,7 +26,11 @@ export interface Appearance {
 export interface MountOptions {
   /** `pk_test_…` or `pk_live_…`. */
   publishableKey: string;
-  /** The intent's `client_secret`, `pi_…_secret_…`. */
+  /**
+   * The intent's `client_secret`: a payment intent's `pi_…_secret_…`, or a setup
+   * intent's `seti_…_secret_…` for save-card mode (Stripe's card field with a "Save card"
+   * button; nothing is charged, `setup_succeeded` fires once the card is saved).
+   */
   clientSecret: string;
   /** Default: the page's `lang`, then the browser's languages. */
   locale?: Locale;
@@ -43,11 +47,23 @@ export type IntentStatus =
   | 'succeeded'
   | 'canceled';
 
+export type SetupStatus = 'requires_payment_method' | 'requires_action' | 'processing' | 'succeeded' | 'canceled';
+
+/** Payment mode (`pi_…` client secret). */
 export interface CheckoutEventDetail {
   /** The intent's id; empty when the widget could not load it. */
   payment_intent: string;
   /** The intent's status, or `"error"` when the widget could not load it. */
   status: IntentStatus | 'error';
+}
+
+/** Save-card mode (`seti_…` client secret): `ready`, `failed`, `setup_succeeded`. */
+export interface SetupEventDetail {
+  /** The setup intent's id, `seti_…`; empty when the widget could not load it. */
+  setup_intent: string;
+  status: SetupStatus | 'error';
+  /** `setup_succeeded` only: the saved card's PaymentMethod, `pm_…` (an id, never card data). */
+  payment_method?: string;
 }
 
 /** Dispatched on the target as DOM events `checkout:<name>`, too. */
@@ -62,5 +78,21 @@ export interface CheckoutHandle {
   readonly ready: Promise<void>;
 }
 
+/** Save-card mode's options: a setup intent's client secret. */
+export interface SetupMountOptions extends Omit<MountOptions, 'clientSecret'> {
+  clientSecret: `seti_${string}`;
+}
+
+/** Save-card mode's events: `ready`, `failed` and `setup_succeeded`. */
+export type SetupEvent = 'ready' | 'failed' | 'setup_succeeded';
+
+export interface SetupHandle {
+  on(event: SetupEvent, fn: (detail: SetupEventDetail) => void): SetupHandle;
+  destroy(): void;
+  readonly ready: Promise<void>;
+}
+
+/** Mounts the card field with "Save card" for a setup intent (`seti_…_secret_…`). */
+export function mount(target: Element | string, options: SetupMountOptions): SetupHandle;
 /** Mounts the checkout into `target` (an element or a selector). */
 export function mount(target: Element | string, options: MountOptions): CheckoutHandle;

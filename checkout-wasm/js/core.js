@@ -10,7 +10,8 @@ const WASM_PATH = __WASM_PATH__;
 const WASM_INTEGRITY = __WASM_INTEGRITY__;
 // {lang: [path, integrity]} of the string tables other than English (built in).
 const TABLES = __TABLES__;
-const CLIENT_SECRET = /^(pi_[0-9A-Za-z]+)_secret_[0-9A-Za-z]+$/;
+// A payment intent's, or (save-card mode) a setup intent's.
+const CLIENT_SECRET = /^((pi|seti)_[0-9A-Za-z]+)_secret_[0-9A-Za-z]+$/;
 
 let wasm; // one instance per page, however many widgets
 
@@ -62,7 +63,7 @@ export function start(target, options, defaultBase) {
 function prefetch(base, { publishableKey, clientSecret }) {
   const m = CLIENT_SECRET.exec(clientSecret ?? '');
   if (!m) return undefined; // the wasm says what is wrong with it
-  const url = `${base}/v1/payment_intents/${m[1]}/checkout?client_secret=${encodeURIComponent(clientSecret)}`;
+  const url = `${base}/v1/${m[2] === 'pi' ? 'payment' : 'setup'}_intents/${m[1]}/checkout?client_secret=${encodeURIComponent(clientSecret)}`;
   const answer = fetch(url, { headers: { authorization: `Bearer ${publishableKey}` } });
   answer.then((r) => (r.ok ? r.clone().json() : null)).then((c) => preloadProvider(c?.provider), () => {});
   return answer;

@@ -1,5 +1,6 @@
 //! The widget's calls to the Worker: publishable key plus the intent's client secret,
-//! nothing else (API.md, Conventions: Auth).
+//! nothing else (API.md, Conventions: Auth). A payment intent's (`pi_…`) or, in
+//! save-card mode, a setup intent's (`seti_…`): the same calls under another path.
 
 use shared::keys::client_secret_intent_id;
 use wasm_bindgen::{JsCast, JsValue};
@@ -32,21 +33,26 @@ impl ApiError {
 }
 
 pub struct Client {
-    base: String,
+    /// `{base}/v1/payment_intents/{id}` or `{base}/v1/setup_intents/{id}`.
+    intent_url: String,
     publishable_key: String,
     client_secret: String,
-    id: String,
 }
 
 impl Client {
-    /// `None` when the client secret is not one (the link is broken).
+    /// `None` when the client secret is not one of a payment or setup intent (the link
+    /// is broken).
     pub fn new(base: &str, publishable_key: String, client_secret: String) -> Option<Self> {
-        let id = client_secret_intent_id(&client_secret)?.to_owned();
+        let id = client_secret_intent_id(&client_secret)?;
+        let kind = match id.split_once('_')?.0 {
+            "pi" => "payment_intents",
+            "seti" => "setup_intents",
+            _ => return None,
+        };
         Some(Client {
-            base: base.trim_end_matches('/').to_owned(),
+            intent_url: format!("{}/v1/{kind}/{id}", base.trim_end_matches('/')),
             publishable_key,
             client_secret,
-            id,
         })
     }
 
@@ -74,9 +80,9 @@ impl Client {
         Intent::read(&json).ok_or(ApiError::Garbled)
     }
 
-    /// `POST /v1/payment_intents/{id}/confirm` with the provider's fields.
+    /// `POST …/{id}/confirm` with the provider's fields.
     pub async fn confirm(&self, fields: &[(&str, &str)]) -> Result<Intent, ApiError> {
-        let url = format!("{}/v1/payment_intents/{}/confirm", self.base, self.id);
+        let url = format!("{}/confirm", self.intent_url);
         let body = js_sys::Object::new();
         let _ = js_sys::Reflect::set(
             &body,
@@ -93,9 +99,8 @@ impl Client {
 
     fn url(&self, tail: &str) -> String {
         format!(
-            "{}/v1/payment_intents/{}{tail}?client_secret={}",
-            self.base,
-            self.id,
+            "{}{tail}?client_secret={}",
+            self.intent_url,
             js_sys::encode_uri_component(&self.client_secret)
         )
     }

@@ -14,7 +14,9 @@ use crate::i18n::{Key, Lang, Locale, Strings};
 use crate::model::{Json, Setup};
 use crate::view::View;
 
-/// Mounts the checkout for one payment intent into `target`.
+/// Mounts the checkout for one payment intent into `target` — or, for a setup
+/// intent's `seti_…_secret_…`, the card field with "Save card" (nothing is charged;
+/// `checkout:setup_succeeded` tells the page the card is saved).
 ///
 /// `options`: `{publishableKey, clientSecret, apiBase, locale?, appearance?,
 /// checkout?, stringsLang?, strings?}` — `apiBase` is the Worker's origin; `checkout`
@@ -42,16 +44,18 @@ pub async fn mount(target: web_sys::Element, options: JsValue) -> Result<(), JsV
             clock.resume();
         }
     }
+    // A SetupIntent's secret: save-card mode (the same card field, nothing charged).
+    let setup = opt("clientSecret").starts_with("seti_");
     let view = Rc::new(View::new(
         &target,
         locale,
-        Strings::new(table.as_deref()),
+        Strings::new(table.as_deref()).for_setup(setup),
         &options.field("appearance").unwrap_or(JsValue::UNDEFINED),
     )?);
     view.say(Key::Loading);
     let fail = |view: &View, message: String| {
         view.error(&message);
-        view.dispatch("checkout:failed", "", "error");
+        view.dispatch("checkout:failed", "", "error", None);
         Err(JsValue::from_str(&message))
     };
     let Some(client) = Client::new(&opt("apiBase"), opt("publishableKey"), opt("clientSecret"))
@@ -102,7 +106,7 @@ pub async fn mount(target: web_sys::Element, options: JsValue) -> Result<(), JsV
         }
     }
     clock.pause();
-    view.dispatch("checkout:ready", &intent.id, intent.status.as_str());
+    view.dispatch("checkout:ready", &intent.id, intent.status.as_str(), None);
     Ok(())
 }
 

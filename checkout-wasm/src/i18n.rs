@@ -58,6 +58,36 @@ keys! {
     RedirectUnfinished => "redirect_unfinished",
     RedirectContinue => "redirect_continue",
     RedirectChecking => "redirect_checking",
+    SetupTitle => "setup_title",
+    SetupLoading => "setup_loading",
+    SaveCard => "save_card",
+    SetupSaving => "setup_saving",
+    SetupConfirmWithBank => "setup_confirm_with_bank",
+    SetupSucceeded => "setup_succeeded",
+    SetupCanceled => "setup_canceled",
+    SetupDeclined => "setup_declined",
+    SetupStillProcessing => "setup_still_processing",
+    SetupUnknownOutcome => "setup_unknown_outcome",
+}
+
+impl Key {
+    /// Save-card mode's own words where a payment's would be wrong ("Pay" → "Save
+    /// card"): one switch here instead of a second set of calls in every module.
+    fn for_setup(self) -> Key {
+        match self {
+            Key::Payment => Key::SetupTitle,
+            Key::Loading => Key::SetupLoading,
+            Key::Pay => Key::SaveCard,
+            Key::Processing => Key::SetupSaving,
+            Key::ConfirmWithBank => Key::SetupConfirmWithBank,
+            Key::Succeeded => Key::SetupSucceeded,
+            Key::Canceled => Key::SetupCanceled,
+            Key::Declined => Key::SetupDeclined,
+            Key::StillProcessing => Key::SetupStillProcessing,
+            Key::UnknownOutcome => Key::SetupUnknownOutcome,
+            k => k,
+        }
+    }
 }
 
 /// The languages the widget speaks.
@@ -143,6 +173,8 @@ impl Locale {
 /// One language's strings, in [`Key`] order.
 pub struct Strings {
     texts: Vec<Option<String>>,
+    /// Save-card mode (a SetupIntent): [`Strings::get`] says the save-card words.
+    pub setup: bool,
 }
 
 impl Strings {
@@ -158,10 +190,18 @@ impl Strings {
                 *text = fallback;
             }
         }
-        Strings { texts }
+        Strings {
+            texts,
+            setup: false,
+        }
+    }
+
+    pub fn for_setup(self, setup: bool) -> Strings {
+        Strings { setup, ..self }
     }
 
     pub fn get(&self, key: Key) -> &str {
+        let key = if self.setup { key.for_setup() } else { key };
         self.texts
             .get(key as usize)
             .and_then(|t| t.as_deref())
@@ -284,6 +324,24 @@ mod tests {
             Strings::new(Some("not a table")).get(Key::Pay),
             "Pay {amount}"
         );
+    }
+
+    #[test]
+    fn save_card_mode_says_save_where_a_payment_says_pay() {
+        let de = Strings::new(Some(Lang::De.table())).for_setup(true);
+        assert_eq!(de.get(Key::Pay), "Karte speichern");
+        assert_eq!(de.get(Key::Retry), "Erneut versuchen");
+        let en = Strings::new(None).for_setup(true);
+        assert_eq!(en.get(Key::Pay), "Save card");
+        assert_eq!(en.get(Key::Succeeded), "Your card is saved.");
+        assert_eq!(Strings::new(None).get(Key::Pay), "Pay {amount}");
+        // Every payment word that names a payment has its save-card twin.
+        for key in Key::ALL {
+            let setup = key.for_setup();
+            if setup != *key {
+                assert!(setup.name().starts_with("setup_") || setup == Key::SaveCard);
+            }
+        }
     }
 
     #[test]

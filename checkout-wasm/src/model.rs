@@ -26,6 +26,8 @@ pub struct Intent {
     pub next_action: Option<NextAction>,
     /// The Worker's sentence about the last failed attempt (English).
     pub last_error: Option<String>,
+    /// A SetupIntent's saved card, `pm_…` (save-card mode: no amount, nothing charged).
+    pub payment_method: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -73,20 +75,31 @@ impl Intent {
                 }),
                 _ => None,
             });
+        let id = v.text_at("id")?;
+        let (amount, currency) = if id.starts_with("seti_") {
+            Default::default()
+        } else {
+            (v.text_at("amount")?, v.text_at("currency")?)
+        };
         Some(Intent {
-            id: v.text_at("id")?,
+            id,
             status: v.text_at("status")?.parse().ok()?,
-            amount: v.text_at("amount")?,
-            currency: v.text_at("currency")?,
+            amount,
+            currency,
             next_action,
             last_error: v.field("last_error").and_then(|e| e.text_at("message")),
+            payment_method: v.text_at("payment_method"),
         })
     }
 }
 
-/// `GET /v1/payment_intents/{id}/checkout`: the intent and its provider's set-up.
+/// `GET /v1/payment_intents/{id}/checkout` (or `/v1/setup_intents/{id}/checkout`): the
+/// intent and its provider's set-up.
 pub fn read_checkout(v: &impl Json) -> Option<(Intent, Setup)> {
-    let intent = Intent::read(&v.field("payment_intent")?)?;
+    let intent = Intent::read(
+        &v.field("payment_intent")
+            .or_else(|| v.field("setup_intent"))?,
+    )?;
     let p = v.field("provider")?;
     let setup = match p.text_at("type")?.as_str() {
         "stripe" => Setup::Stripe {
@@ -207,6 +220,61 @@ mod tests {
             };
             assert_eq!(ours, want);
         }
+    }
+
+    #[test]
+    fn reads_a_setup_intent_as_the_domain_crate_writes_it() {
+        use shared::billing::{SetupCheckout, SetupIntent, SetupIntentStatus};
+        let mut seti = SetupIntent {
+            id: "seti_1".into(),
+            object: "setup_intent".into(),
+            client_secret: "seti_1_secret_x".into(),
+            status: SetupIntentStatus::Succeeded,
+            customer: Some("cus_1".into()),
+            payment_method: Some("pm_1".into()),
+            usage: "off_session".into(),
+            next_action: None,
+            last_error: None,
+            created: 1,
+            livemode: false,
+        };
+        let v = serde_json::to_value(SetupCheckout {
+            setup_intent: seti.clone(),
+            provider: shared::api::ProviderSetup::Stripe {
+                js_url: "https://js.stripe.com/v3/".into(),
+                publishable_key: "pk_test_1".into(),
+                account: None,
+            },
+        })
+        .unwrap();
+        let (intent, setup) = read_checkout(&v).unwrap();
+        assert_eq!(intent.status, IntentStatus::Succeeded);
+        assert_eq!(intent.payment_method.as_deref(), Some("pm_1"));
+        // Saving a card charges nothing: no amount to read.
+        assert_eq!((intent.amount.as_str(), intent.currency.as_str()), ("", ""));
+        assert!(matches!(setup, Setup::Stripe { account: None, .. }));
+        seti.status = SetupIntentStatus::RequiresAction;
+        seti.next_action = Some(shared::api::NextAction::ThreeDSecure {
+            provider_client_secret: "seti_S_secret_s".into(),
+        });
+        seti.last_error = Some(shared::api::LastError {
+            code: "card_declined".into(),
+            message: "Declined.".into(),
+        });
+        let read = Intent::read(&serde_json::to_value(&seti).unwrap()).unwrap();
+        assert_eq!(read.status, IntentStatus::RequiresAction);
+        assert_eq!(
+            read.next_action,
+            Some(NextAction::ThreeDSecure {
+                provider_client_secret: "seti_S_secret_s".into()
+            })
+        );
+        assert_eq!(read.last_error.as_deref(), Some("Declined."));
+        // A payment intent still needs its amount.
+        assert_eq!(
+            Intent::read(&json!({"id": "pi_1", "status": "succeeded"})),
+            None
+        );
     }
 
     #[test]

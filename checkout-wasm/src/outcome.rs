@@ -1,4 +1,5 @@
-//! Says where a payment stands and tells the page, the same for every way to pay.
+//! Says where a payment (or a card being saved) stands and tells the page, the same
+//! for every way to pay.
 
 use shared::intent::IntentStatus;
 
@@ -16,25 +17,31 @@ pub fn show(view: &View, intent: &Intent) -> bool {
         IntentStatus::Succeeded => {
             view.finished();
             view.say(Key::Succeeded);
-            view.dispatch("checkout:succeeded", id, status.as_str());
+            // Save-card mode: the card is saved (the Worker read it from Stripe).
+            let (event, pm) = if view.t.setup {
+                ("checkout:setup_succeeded", intent.payment_method.as_deref())
+            } else {
+                ("checkout:succeeded", None)
+            };
+            view.dispatch(event, id, status.as_str(), pm);
             true
         }
         IntentStatus::RequiresCapture => {
             view.finished();
             view.say(Key::Reserved);
-            view.dispatch("checkout:requires_capture", id, status.as_str());
+            view.dispatch("checkout:requires_capture", id, status.as_str(), None);
             true
         }
         IntentStatus::Canceled => {
             view.finished();
             view.problem(view.t.get(Key::Canceled));
-            view.dispatch("checkout:failed", id, status.as_str());
+            view.dispatch("checkout:failed", id, status.as_str(), None);
             true
         }
         IntentStatus::RequiresPaymentMethod => {
             if let Some(reason) = &intent.last_error {
                 view.problem(&view.t.fill(Key::Declined, "reason", reason));
-                view.dispatch("checkout:failed", id, status.as_str());
+                view.dispatch("checkout:failed", id, status.as_str(), None);
             } else {
                 view.status("");
             }

@@ -30,7 +30,7 @@ max-width:28rem;padding:var(--ec-space);border:1px solid var(--ec-line);border-r
 .ec-checkout[data-theme=night]{--ec-primary:#8ab4f8;--ec-on-primary:#0b1220;--ec-bg:#1f2430;--ec-text:#e8eaed;\
 --ec-muted:#c4c7cc;--ec-danger:#ffb4ab;--ec-ok:#7ee2a8;--ec-line:#5f6b7a}\
 .ec-checkout[data-theme=flat]{--ec-bg:#f3f4f6;border-color:transparent}\
-.ec-amount{font-size:1.5em;font-weight:600;margin:0 0 calc(var(--ec-space)*.75)}\
+.ec-amount{font-size:1.5em;font-weight:600;margin:0 0 calc(var(--ec-space)*.75)}.ec-amount:empty{display:none}\
 .ec-fields{margin:0 0 calc(var(--ec-space)*.75);min-height:2.5rem}.ec-fields:empty{display:none}\
 .ec-pay{font:inherit;font-weight:600;min-height:44px;min-width:44px;padding:.6em 1em;border:2px solid transparent;\
 border-radius:calc(var(--ec-radius)*.75);background:var(--ec-primary);color:var(--ec-on-primary);cursor:pointer}\

@@ -128,18 +128,25 @@ impl View {
         )
     }
 
-    /// "Pay CHF 12.50" in the customer's language (`key` has an `{amount}` blank).
+    /// "Pay CHF 12.50" in the customer's language (`key` has an `{amount}` blank);
+    /// "Save card" in save-card mode.
     pub fn pay_label(&self, key: Key, intent: &Intent) -> String {
+        if self.t.setup {
+            return self.t.get(key).to_owned();
+        }
         self.t.fill(key, "amount", &self.formatted_amount(intent))
     }
 
     pub fn show_intent(&self, intent: &Intent) -> Result<(), JsValue> {
-        self.amount
-            .set_text_content(Some(&self.formatted_amount(intent)));
         self.root
             .set_attribute("data-state", intent.status.as_str())?;
-        self.root.set_attribute("data-amount", &intent.amount)?;
-        self.root.set_attribute("data-currency", &intent.currency)?;
+        // Saving a card charges nothing: no amount to show.
+        if !self.t.setup {
+            self.amount
+                .set_text_content(Some(&self.formatted_amount(intent)));
+            self.root.set_attribute("data-amount", &intent.amount)?;
+            self.root.set_attribute("data-currency", &intent.currency)?;
+        }
         Ok(())
     }
 
@@ -220,14 +227,32 @@ impl View {
     }
 
     /// Dispatches one of the contract's DOM events on the merchant's target, with
-    /// `{payment_intent, status}` as detail.
-    pub fn dispatch(&self, name: &str, intent_id: &str, status: &str) {
+    /// `{payment_intent, status}` as detail (save-card mode: `{setup_intent, status}`,
+    /// and the saved `payment_method` once there is one).
+    pub fn dispatch(
+        &self,
+        name: &str,
+        intent_id: &str,
+        status: &str,
+        payment_method: Option<&str>,
+    ) {
         if self.gone() {
             return;
         }
         let detail = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&detail, &"payment_intent".into(), &intent_id.into());
-        let _ = js_sys::Reflect::set(&detail, &"status".into(), &status.into());
+        let set = |k: &str, v: &str| js_sys::Reflect::set(&detail, &k.into(), &v.into());
+        let _ = set(
+            if self.t.setup {
+                "setup_intent"
+            } else {
+                "payment_intent"
+            },
+            intent_id,
+        );
+        let _ = set("status", status);
+        if let Some(pm) = payment_method {
+            let _ = set("payment_method", pm);
+        }
         let init = CustomEventInit::new();
         init.set_bubbles(true);
         init.set_detail(&detail);

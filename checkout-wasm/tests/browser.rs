@@ -106,6 +106,45 @@ async fn an_unreachable_worker_is_reported_in_the_language_of_the_page() {
 }
 
 #[wasm_bindgen_test]
+async fn a_setup_intents_secret_speaks_save_card_words_and_names_the_setup_intent() {
+    let el = target("t-setup");
+    el.set_attribute("lang", "de").unwrap();
+    let detail = std::rc::Rc::new(std::cell::RefCell::new(JsValue::UNDEFINED));
+    let seen = detail.clone();
+    let on_failed =
+        Closure::<dyn FnMut(web_sys::CustomEvent)>::new(move |e: web_sys::CustomEvent| {
+            *seen.borrow_mut() = e.detail();
+        });
+    el.add_event_listener_with_callback("checkout:failed", on_failed.as_ref().unchecked_ref())
+        .unwrap();
+    let result = mount(
+        el.clone(),
+        options(&[
+            ("publishableKey", "pk_test_x".into()),
+            (
+                "clientSecret",
+                format!("seti_{}1_secret_{}1", "0".repeat(21), "0".repeat(32)).into(),
+            ),
+            ("apiBase", "http://127.0.0.1:9".into()),
+            ("stringsLang", "de".into()),
+            ("strings", table(include_str!("../src/i18n/de.txt"))),
+        ]),
+    )
+    .await;
+    assert!(result.is_err());
+    let root = el.query_selector(".ec-checkout").unwrap().unwrap();
+    assert_eq!(
+        root.get_attribute("aria-label").as_deref(),
+        Some("Karte speichern")
+    );
+    let detail = detail.borrow();
+    let field = |k: &str| js_sys::Reflect::get(&detail, &k.into()).unwrap();
+    assert_eq!(field("setup_intent").as_string().as_deref(), Some(""));
+    assert!(field("payment_intent").is_undefined());
+    assert_eq!(field("status").as_string().as_deref(), Some("error"));
+}
+
+#[wasm_bindgen_test]
 async fn without_its_table_a_language_falls_back_to_english() {
     let el = target("t-no-table");
     el.set_attribute("lang", "ru").unwrap();
