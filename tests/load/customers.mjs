@@ -55,11 +55,20 @@ export async function runLoad(env, { customers, raceRefunds = 20, log = () => {}
     if (r.status !== 200) throw new Error(`${what}: ${r.status} ${r.text}`);
     return r.json;
   };
+  // The stand-ins' control APIs play the customer (wallet, hosted page); a connection
+  // refused under load is tried again, as a person would press the button again.
   const standin = async (base, method, path, body) => {
-    const r = await fetch(`${base}/_standin/${path}`, {
-      method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
-    });
-    return r.json();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await fetch(`${base}/_standin/${path}`, {
+          method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
+        });
+        return await r.json();
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        await sleep(500);
+      }
+    }
   };
   /** Reads the intent (the Worker asks the provider where the outcome is open) until `pred`. */
   async function until(m, id, pred, what, ms = 60000) {
@@ -235,6 +244,16 @@ export async function runLoad(env, { customers, raceRefunds = 20, log = () => {}
     }
   }
 
+  // Before the books are compared, every intent still open is read once more until it
+  // is not (a read asks the provider): a customer who gave up mid-way may still have
+  // paid, and the books must show it.
+  for (const m of [stripeM, wpM, ccM]) {
+    for (const pi of await all(call, ok, m.secret_key, '/v1/payment_intents')) {
+      if (['processing', 'requires_action'].includes(pi.status)) {
+        await until(m, pi.id, (x) => !['processing'].includes(x.status), 'settling', 30000).catch((e) => failures.push(e.message));
+      }
+    }
+  }
   const books = await reconcile(env, { call, ok, standin, expected, stripeM, wpM, ccM, wpAccount, ccAccount });
   const figure = (op) => {
     const s = (samples[op] ?? []).slice().sort((a, b) => a - b);
