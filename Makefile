@@ -2,12 +2,13 @@
 # machine first (tests/tools/setup.sh is idempotent), then build.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup build dev test bench fuzz fmt
+.PHONY: help setup build dev test bench load fuzz fmt
 
 help:
 	@echo "make dev    set up, build and start the local stack (prints the URLs)"
 	@echo "make test   set up, build and run every test"
 	@echo "make bench  set up, build and print the size and speed figures"
+	@echo "make load   set up, build, and pay with LOAD_CUSTOMERS (default 200) concurrent customers; books checked"
 	@echo "make fuzz   run every fuzz target for FUZZ_SECONDS (default 60) each (nightly)"
 
 setup:
@@ -24,6 +25,9 @@ test: build
 
 bench: build
 	@node tests/tools/bench.mjs
+
+load: build
+	@node tests/tools/load.mjs
 
 fuzz:
 	@tests/tools/fuzz.sh

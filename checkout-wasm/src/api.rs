@@ -8,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, RequestMode, Response};
 
 use crate::i18n::{Key, Strings};
-use crate::model::{read_checkout, Intent, Json, Setup};
+use crate::model::{read_checkout, read_error_message, Intent, Setup};
 
 /// Why a call gave no answer the widget can use.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,8 +147,8 @@ async fn answer(fetched: Result<JsValue, JsValue>) -> Result<JsValue, ApiError> 
         return Err(ApiError::Unreachable);
     }
     Err(json
-        .and_then(|j| j.field("error"))
-        .and_then(|e| e.text_at("message"))
+        .as_ref()
+        .and_then(read_error_message)
         .map(ApiError::Refused)
         .unwrap_or(ApiError::Garbled))
 }

@@ -13,7 +13,9 @@ mod dom;
 mod flow;
 mod format;
 mod i18n;
-mod model;
+/// Public so the fuzz crate reads the Worker's answers with the widget's own code,
+/// natively (`fuzz/fuzz_targets/widget_model.rs`).
+pub mod model;
 mod outcome;
 mod poll;
 mod redirect;

@@ -114,6 +114,11 @@ pub fn read_checkout(v: &impl Json) -> Option<(Intent, Setup)> {
     Some((intent, setup))
 }
 
+/// A refusal's `{"error": {"message": …}}`: the sentence the widget shows.
+pub fn read_error_message(v: &impl Json) -> Option<String> {
+    v.field("error")?.text_at("message")
+}
+
 impl Json for wasm_bindgen::JsValue {
     fn field(&self, name: &str) -> Option<Self> {
         if !self.is_object() {

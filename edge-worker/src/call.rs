@@ -6,6 +6,7 @@ use std::future::Future;
 
 use shared::error::ApiError;
 use shared::keys::{constant_time_eq, key_lookup_hash, parse_api_key, KeyKind, Mode};
+use shared::query::Query;
 use worker::{Method, Request, Response, Result, RouteContext, Url};
 
 use crate::ctx::Ctx;
@@ -136,31 +137,19 @@ impl Call {
         self.route.param(name).map(String::as_str).unwrap_or("")
     }
 
-    pub fn query(&self, name: &str) -> Option<String> {
-        self.url
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
+    /// The request's query string, read by `shared::query` (the fuzzed reader).
+    pub fn query_string(&self) -> Query {
+        Query::parse(self.url.query().unwrap_or(""))
     }
 
-    /// A list's `?limit=`: 1 to 100, default 10.
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.query_string().get(name).map(str::to_owned)
+    }
+
+    /// A list's `?limit=`: 1 to 100, default 10 (the subscriptions' and invoices'
+    /// lists; the others read it through `shared::query`).
     pub fn page_limit(&self) -> ApiResult<u32> {
-        match self.query("limit") {
-            Some(l) => l
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| {
-                    Fail::Api(
-                        ApiError::invalid_request(
-                            "parameter_invalid",
-                            "limit must be a whole number from 1 to 100.",
-                        )
-                        .with_param("limit"),
-                    )
-                }),
-            None => Ok(10),
-        }
+        Ok(self.query_string().limit()?)
     }
 
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {

@@ -16,6 +16,7 @@ mod merchant;
 mod meta;
 mod outbound;
 mod providers;
+mod ratelimit;
 mod routes;
 
 use call::{bearer, preflight};
@@ -231,6 +232,9 @@ async fn dispatch(req: Request, env: &Env, method: &Method, path: &str) -> Resul
         let allow: Vec<&str> = candidates.iter().map(|(r, _)| r.method).collect();
         return http::method_not_allowed(method.as_ref(), path, &allow);
     };
+    if let Some(retry_after) = over_limit(&req, env, route.who, params).await? {
+        return ratelimit::too_many(retry_after);
+    }
     match route.who {
         Who::Public => match route.path {
             "/health" => meta::health(),
@@ -280,6 +284,50 @@ async fn dispatch(req: Request, env: &Env, method: &Method, path: &str) -> Resul
 fn widget_object_merchant(id: &str) -> Option<String> {
     shared::keys::scoped_id_merchant("pi_", id)
         .or_else(|| shared::keys::scoped_id_merchant("seti_", id))
+}
+
+/// The public routes' abuse limits (ratelimit.rs): the caller's IP first, then its
+/// key — the merchant and kind a widget key claims (or the merchant of the intent a
+/// preflight names), the merchant of a callback's path. `Some(seconds)` when over.
+async fn over_limit(
+    req: &Request,
+    env: &Env,
+    who: Who,
+    params: &[(&'static str, &str)],
+) -> Result<Option<u32>> {
+    let (per_ip, per_key, key) = match who {
+        Who::Widget | Who::Preflight => {
+            let key = bearer(req)?
+                .and_then(|k| shared::keys::parse_api_key(&k))
+                .map(|i| format!("{}:{:?}:{:?}", i.merchant_id, i.mode, i.kind))
+                .or_else(|| widget_object_merchant(param(params, "id")));
+            (&ratelimit::WIDGET_PER_IP, &ratelimit::WIDGET_PER_KEY, key)
+        }
+        Who::Signed => {
+            let m = param(params, "merchant_id");
+            let key = if m.is_empty() { "platform" } else { m };
+            (
+                &ratelimit::WEBHOOK_PER_IP,
+                &ratelimit::WEBHOOK_PER_MERCHANT,
+                Some(key.to_owned()),
+            )
+        }
+        // A customer's page: per IP, and per merchant of the invoice it shows.
+        Who::Hosted => (
+            &ratelimit::WIDGET_PER_IP,
+            &ratelimit::WIDGET_PER_KEY,
+            shared::keys::scoped_id_merchant("in_", param(params, "id")),
+        ),
+        Who::Public | Who::Admin | Who::Secret => return Ok(None),
+    };
+    let ip = ratelimit::client_ip(req.headers());
+    if let Some(wait) = ratelimit::check(env, per_ip, &ip).await? {
+        return Ok(Some(wait));
+    }
+    match key {
+        Some(k) => ratelimit::check(env, per_key, &k).await,
+        None => Ok(None),
+    }
 }
 
 /// Hands the request to the object that owns it. The body is read here first,

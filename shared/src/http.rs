@@ -200,6 +200,48 @@ fn encode_into(out: &mut String, s: &str) {
     }
 }
 
+/// A body that is not a form: a `%` without two hex digits after it, or a name or
+/// value that is not UTF-8 once decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormError;
+
+/// Reads an `application/x-www-form-urlencoded` body (Cashcloud's callbacks): the
+/// inverse of [`Form::encode`]. Stricter than the URL standard's parser, which keeps
+/// a stray `%` as it is: a signed body must mean exactly one thing, so anything
+/// that is not a clean encoding is refused. Empty pieces (`a=1&&b=2`) are skipped,
+/// as the standard does; a piece without `=` is a name with an empty value.
+pub fn decode_form(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+    let body = std::str::from_utf8(body).map_err(|_| FormError)?;
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            Ok((decode_component(k)?, decode_component(v)?))
+        })
+        .collect()
+}
+
+/// `+` is a space, `%XX` a byte; the result must be UTF-8.
+fn decode_component(s: &str) -> Result<String, FormError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or(FormError)?;
+                let digit = |b: u8| char::from(b).to_digit(16).ok_or(FormError);
+                out.push((digit(hex[0])? * 16 + digit(hex[1])?) as u8);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| FormError)
+}
+
 // --- what an answer tells ------------------------------------------------------------------
 
 /// What a provider's answer, or its absence, says about the operation we asked for
@@ -323,37 +365,9 @@ pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The inverse of [`Form::encode`], for tests only: the Worker never reads
-    /// form bodies.
+    /// The inverse of [`Form::encode`] for a body we built (so it must decode).
     pub(crate) fn decode(body: &str) -> Vec<(String, String)> {
-        if body.is_empty() {
-            return Vec::new();
-        }
-        body.split('&')
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode_component(k), decode_component(v))
-            })
-            .collect()
-    }
-
-    fn decode_component(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                    out.push(u8::from_str_radix(hex, 16).unwrap());
-                    i += 2;
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).unwrap()
+        decode_form(body.as_bytes()).expect("our own form decodes")
     }
 
     /// JSON of any shape for parser fuzzing: objects whose keys are mostly the
@@ -531,6 +545,31 @@ pub(crate) mod tests {
             prop_assert!(body.bytes().all(|b| b.is_ascii_graphic()));
             // No form is ambiguous: an empty one is "", one empty pair is "=".
             prop_assert_eq!(decode(&body), pairs);
+        }
+    }
+
+    #[test]
+    fn form_decoding_is_strict_about_escapes() {
+        let pairs = |l: &[(&str, &str)]| -> Vec<(String, String)> {
+            l.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            decode_form(b"a=1&&b=x+y%26&c&=").unwrap(),
+            pairs(&[("a", "1"), ("b", "x y&"), ("c", ""), ("", "")])
+        );
+        assert_eq!(decode_form(b"n=%C3%a9").unwrap(), pairs(&[("n", "\u{e9}")]));
+        assert_eq!(decode_form(b"").unwrap(), pairs(&[]));
+        for bad in [
+            &b"a=%zz"[..],
+            b"a=%4",
+            b"a=%",
+            b"%FF=1",
+            b"a=\xff",
+            b"a=%+1",
+        ] {
+            assert_eq!(decode_form(bad), Err(FormError), "{bad:?}");
         }
     }
 

@@ -24,6 +24,8 @@ pub mod intent;
 pub mod ledger;
 /// Currencies and non-negative amounts.
 pub mod money;
+/// Our API's query strings: list filters and page sizes.
+pub mod query;
 pub mod stripe;
 /// Our signed events to merchants' servers: types, signature, retries, allowed URLs.
 pub mod webhooks;

@@ -470,6 +470,11 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
       send(res, 500, { error: 'internal error' });
     });
   });
+  // Providers keep idle connections open for a minute or more; Node's 5 s default
+  // closes them while the Worker's pool is about to reuse them, and under load (make
+  // load) those requests die as "Network connection lost": outcomes nobody sees in production.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
   return {

@@ -652,6 +652,11 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       else { res.writeHead(500, JSON_TYPE); res.end(errorBody('api_error', `stripe-proxy: ${e.message}`)); }
     });
   });
+  // Providers keep idle connections open for a minute or more; Node's 5 s default
+  // closes them while the Worker's pool is about to reuse them, and under load (make
+  // load) those requests die as "Network connection lost": outcomes nobody sees in production.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);

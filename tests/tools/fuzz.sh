@@ -8,14 +8,12 @@ cd "$(dirname "$0")/../.."
 export PATH="$HOME/.cargo/bin:$PATH"
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-  rustup toolchain install nightly --profile minimal
-fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-  cargo +nightly install cargo-fuzz --locked
-fi
+# Nightly and cargo-fuzz: tests/tools/setup.sh (run by make test; idempotent).
+tests/tools/setup.sh
 
 cd fuzz
+# One build of every target first, so the time limits below are fuzzing only.
+cargo +nightly fuzz build >/dev/null 2>&1 || cargo +nightly fuzz build
 status=0
 for target in $(cargo +nightly fuzz list); do
   mkdir -p "../tests/out/fuzz/$target"

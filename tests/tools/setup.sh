@@ -35,6 +35,17 @@ if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
 
+# The fuzz targets (fuzz/, `make fuzz`, and their smoke in `make test`) need libFuzzer's
+# nightly flags; the project's crates stay on stable.
+if ! rustup toolchain list | grep -q '^nightly'; then
+  step "rustup toolchain nightly (minimal, for cargo-fuzz)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  step "cargo-fuzz (about 2 minutes)"
+  cargo +nightly install cargo-fuzz --locked
+fi
+
 if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm ci (wrangler, binaryen's wasm-opt, playwright-core)"
   npm ci --no-audit --no-fund

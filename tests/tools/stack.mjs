@@ -78,6 +78,13 @@ export function workerVars({ stripeProxyUrl, stripeJsUrl, cashcloudUrl, worldpay
     WORLDPAY_API_BASE_LIVE: `${worldpayUrl}/`,
     // Tests' webhook receivers listen on loopback; production allows only public https.
     WEBHOOKS_ALLOW_LOOPBACK: 'true',
+    // Every test and the load test come from 127.0.0.1: the abuse limits of
+    // wrangler.toml would count them all as one caller. Generous here;
+    // tests/e2e/ratelimit.test.mjs proves the 429 on a Worker of its own.
+    RATE_LIMIT_WIDGET_PER_IP: '100000/60',
+    RATE_LIMIT_WIDGET_PER_KEY: '100000/60',
+    RATE_LIMIT_WEBHOOK_PER_IP: '100000/60',
+    RATE_LIMIT_WEBHOOK_PER_MERCHANT: '100000/60',
   };
 }
 

@@ -10,6 +10,10 @@ cargo clippy -q --workspace --all-targets -- -D warnings
 echo "== native tests (domain crate, worker and widget logic, property tests)"
 cargo test -q --workspace
 
+echo "== fuzz smoke: every cargo-fuzz target for a few seconds from its seeds (make fuzz runs them long)"
+(cd fuzz && cargo fmt --check)
+FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-3} tests/tools/fuzz.sh
+
 echo "== widget tests in headless Chromium (wasm-bindgen-test)"
 (cd checkout-wasm && \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \

@@ -531,6 +531,11 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
       send(res, 500, { errorName: 'internalErrorOccurred', message: 'internal error' });
     });
   });
+  // Providers keep idle connections open for a minute or more; Node's 5 s default
+  // closes them while the Worker's pool is about to reuse them, and under load (make
+  // load) those requests die as "Network connection lost": outcomes nobody sees in production.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${server.address().port}`;
   return {

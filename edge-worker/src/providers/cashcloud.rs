@@ -1,6 +1,9 @@
 //! Cashcloud, as the Worker executes it: `shared::cashcloud` describes every request,
 //! reads every reply and verifies callbacks; this module gets tokens, sends, stores.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use shared::accounts::{CashcloudAccount, ProviderAccount};
 use shared::api::NewPaymentIntent;
 use shared::cashcloud::auth::{device_id, Auth};
@@ -22,6 +25,15 @@ use crate::outbound::{self, Answer};
 
 /// How long a wallet user has to approve a money request.
 pub const REQUEST_EXPIRATION_SECONDS: u32 = 300;
+
+/// How often a refused token is renewed before the refusal stands.
+const TOKEN_RENEWALS: u32 = 3;
+
+thread_local! {
+    // Each Cashcloud account's current token and its generation, in this object's
+    // memory (wasm runs one thread per isolate); never stored.
+    static TOKENS: RefCell<HashMap<String, (u64, Auth)>> = RefCell::new(HashMap::new());
+}
 
 pub struct CashcloudSetup {
     pub account: CashcloudAccount,
@@ -62,20 +74,59 @@ impl CashcloudSetup {
         }
     }
 
-    /// Sends an authenticated request; a refused token is renewed once.
+    /// The account's current token, shared by the object's concurrent calls, or a
+    /// fresh one when there is none or the current one is `refused`. Cashcloud keeps
+    /// only a few recent salts per account and device: one salt per call, under load,
+    /// pushed the salts of calls still in flight out, and those calls were refused.
+    async fn token(&self, refused: Option<u64>) -> ApiResult<(u64, Auth)> {
+        let key = format!(
+            "{}|{}|{}",
+            self.base,
+            self.account.username,
+            device_id(&self.account)
+        );
+        if let Some((generation, auth)) = TOKENS.with(|t| t.borrow().get(&key).cloned()) {
+            if Some(generation) != refused {
+                return Ok((generation, auth));
+            }
+        }
+        let auth = self.auth().await?;
+        let generation = TOKENS.with(|t| {
+            let mut t = t.borrow_mut();
+            let generation = t.values().map(|(g, _)| *g).max().unwrap_or(0) + 1;
+            t.insert(key, (generation, auth.clone()));
+            generation
+        });
+        Ok((generation, auth))
+    }
+
+    /// Sends an authenticated request. A refused token (403: nothing was done) is
+    /// renewed and the request sent again, a few times, since a token can be refused
+    /// because other calls' salts replaced its own; the last 403 stands.
+    pub async fn send_authed(
+        &self,
+        make: impl Fn(&Auth) -> Result<HttpRequest, BuildError>,
+    ) -> ApiResult<Result<Vec<u8>, CashcloudError>> {
+        let (mut generation, mut auth) = self.token(None).await?;
+        for attempt in 0..=TOKEN_RENEWALS {
+            match self.send(&domain(make(&auth))?).await? {
+                Err(e) if attempt < TOKEN_RENEWALS && e.needs_new_token() => {
+                    (generation, auth) = self.token(Some(generation)).await?
+                }
+                answer => return Ok(answer),
+            }
+        }
+        unreachable!("the loop returns on its last pass")
+    }
+
+    /// [`Self::send_authed`], with Cashcloud's refusal as our error.
     pub async fn call(
         &self,
         make: impl Fn(&Auth) -> Result<HttpRequest, BuildError>,
     ) -> ApiResult<Vec<u8>> {
-        let mut auth = self.auth().await?;
-        for first in [true, false] {
-            match self.send(&domain(make(&auth))?).await? {
-                Ok(body) => return Ok(body),
-                Err(e) if first && e.needs_new_token() => auth = self.auth().await?,
-                Err(e) => return Err(e.to_api_error().into()),
-            }
-        }
-        unreachable!("the loop returns on its second pass")
+        self.send_authed(make)
+            .await?
+            .map_err(|e| e.to_api_error().into())
     }
 
     /// `GET transactions?hash=`: Cashcloud's own word on a transaction. Callbacks are
@@ -199,15 +250,19 @@ pub async fn confirm(
         .description
         .clone()
         .unwrap_or_else(|| format!("Payment {}", intent.id()));
-    let req = domain(requests::money_request(
-        &setup.auth().await?,
-        username,
-        &amount,
-        &remark,
-        intent.id(),
-        intent.row.order_reference.as_deref(),
-    ))?;
-    let hash = match setup.send(&req).await? {
+    let sent = setup
+        .send_authed(|auth| {
+            requests::money_request(
+                auth,
+                username,
+                &amount,
+                &remark,
+                intent.id(),
+                intent.row.order_reference.as_deref(),
+            )
+        })
+        .await?;
+    let hash = match sent {
         Ok(body) => wire::parse_request_reply(&body).map_err(|e| Fail::Api(e.to_api_error()))?,
         Err(e) if unknown(&e) => {
             // The wallet may have the request: keep the slot and the intent open
@@ -395,8 +450,10 @@ pub async fn refund(
     }
     let hash = held_at_provider(intent)?;
     let setup = CashcloudSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
-    let req = domain(requests::refund(&setup.auth().await?, &hash, &amount))?;
-    match setup.send(&req).await? {
+    match setup
+        .send_authed(|auth| requests::refund(auth, &hash, &amount))
+        .await?
+    {
         Ok(body) => {
             let reference =
                 wire::parse_refund_reply(&body).map_err(|e| Fail::Api(e.to_api_error()))?;

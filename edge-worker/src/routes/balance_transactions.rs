@@ -5,9 +5,9 @@
 use std::str::FromStr;
 
 use shared::api::{balance_transactions_csv, BalanceTransaction, BalanceTransactionObject, List};
-use shared::error::ApiError;
 use shared::ledger::{signed_amount, EntryKind};
 use shared::money::{Currency, Money};
+use shared::query::{LedgerListParams, LEDGER_ID_PREFIX as ID_PREFIX};
 use worker::{Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Call, Need};
@@ -16,11 +16,6 @@ use crate::merchant::store::{LedgerFilter, LedgerRow};
 use crate::merchant::Object;
 
 const CSV_ROWS: u32 = 10_000;
-const ID_PREFIX: &str = "txn_";
-
-fn bad(param: &str, msg: &str) -> Fail {
-    Fail::Api(ApiError::invalid_request("parameter_invalid", msg).with_param(param))
-}
 
 fn view(r: &LedgerRow) -> ApiResult<BalanceTransaction> {
     let corrupt = || Fail::Internal(worker::Error::RustError(format!("ledger row {}", r.seq)));
@@ -43,50 +38,15 @@ fn view(r: &LedgerRow) -> ApiResult<BalanceTransaction> {
     })
 }
 
-fn time(call: &Call, name: &str) -> ApiResult<Option<i64>> {
-    call.query(name)
-        .map(|t| {
-            t.parse::<i64>()
-                .map_err(|_| bad(name, "Times are unix seconds."))
-        })
-        .transpose()
-}
-
 fn filter(call: &Call, csv: bool) -> ApiResult<LedgerFilter> {
-    let kinds = match call.query("type").as_deref() {
-        None => Vec::new(),
-        // Every row a refund writes.
-        Some("refund") => vec![
-            EntryKind::RefundPending,
-            EntryKind::RefundSucceeded,
-            EntryKind::RefundFailed,
-        ],
-        Some(k) => vec![EntryKind::from_str(k).map_err(|_| {
-            bad(
-                "type",
-                "type must be one of authorized, captured, released, refund, refund_pending, refund_succeeded, refund_failed, platform_fee, provider_fee.",
-            )
-        })?],
-    };
-    let before_seq = match call.query("starting_after") {
-        Some(id) => Some(
-            id.strip_prefix(ID_PREFIX)
-                .and_then(|n| n.parse::<i64>().ok())
-                .ok_or_else(|| bad("starting_after", "No such balance transaction."))?,
-        ),
-        None => None,
-    };
+    let p = LedgerListParams::parse(&call.query_string())?;
     Ok(LedgerFilter {
-        payment_intent: call.query("payment_intent"),
-        kinds,
-        created_gte: time(call, "created_gte")?,
-        created_lt: time(call, "created_lt")?,
-        before_seq,
-        limit: if csv {
-            CSV_ROWS
-        } else {
-            call.page_limit()? + 1
-        },
+        payment_intent: p.payment_intent,
+        kinds: p.kind.map(|k| k.kinds()).unwrap_or_default(),
+        created_gte: p.created_gte,
+        created_lt: p.created_lt,
+        before_seq: p.before_seq,
+        limit: if csv { CSV_ROWS } else { p.limit + 1 },
     })
 }
 

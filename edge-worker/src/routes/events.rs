@@ -4,8 +4,7 @@
 use shared::api::DeliveryAttempt;
 use shared::error::ApiError;
 use shared::keys::is_id;
-use shared::webhooks::EventType;
-use std::str::FromStr;
+use shared::query::EventListParams;
 use worker::{Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Call, Need};
@@ -39,21 +38,9 @@ pub async fn retrieve(req: Request, rc: RouteContext<Object>) -> Result<Response
 pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Secret, |call| async move {
         let livemode = call.livemode();
-        let limit = call.page_limit()?;
-        let kind = match call.query("type") {
-            Some(t) => {
-                Some(EventType::from_str(&t).map_err(|_| bad("type", "Unknown event type."))?)
-            }
-            None => None,
-        };
-        let created_gte =
-            match call.query("created_gte") {
-                Some(t) => Some(t.parse::<i64>().map_err(|_| {
-                    bad("created_gte", "created_gte must be a unix time in seconds.")
-                })?),
-                None => None,
-            };
-        let before = match call.query("starting_after") {
+        let p = EventListParams::parse(&call.query_string())?;
+        let (limit, kind, created_gte) = (p.limit, p.kind, p.created_gte);
+        let before = match p.starting_after {
             Some(after) => {
                 let e = call
                     .ctx

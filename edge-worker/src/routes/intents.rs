@@ -10,9 +10,9 @@ use serde::Deserialize;
 use shared::api::{CreatePaymentIntent, List};
 use shared::error::ApiError;
 use shared::fees::platform_fee;
-use shared::intent::{IntentStatus, Provider};
 use shared::keys::{client_secret, constant_time_eq, is_id, new_scoped_id};
 use shared::money::Money;
+use shared::query::IntentListParams;
 use worker::{Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Call, Need};
@@ -115,33 +115,24 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
 
 async fn list_intents(call: Call) -> ApiResult<Reply> {
     call.merchant()?;
-    let bad = |param: &str, msg: &str| {
-        Fail::Api(ApiError::invalid_request("parameter_invalid", msg).with_param(param))
-    };
-    let limit = call.page_limit()?;
+    let p = IntentListParams::parse(&call.query_string())?;
+    let limit = p.limit;
     let mut filter = IntentFilter {
         livemode: call.livemode(),
         limit: limit + 1,
+        status: p.status,
+        provider: p.provider,
+        created_gte: p.created_gte,
         ..IntentFilter::default()
     };
-    if let Some(s) = call.query("status") {
-        filter.status =
-            Some(IntentStatus::from_str(&s).map_err(|_| bad("status", "Unknown status."))?);
-    }
-    if let Some(p) = call.query("provider") {
-        filter.provider =
-            Some(Provider::from_str(&p).map_err(|_| bad("provider", "Unknown provider."))?);
-    }
-    if let Some(t) = call.query("created_gte") {
-        filter.created_gte = Some(
-            t.parse::<i64>()
-                .map_err(|_| bad("created_gte", "created_gte is a unix time in seconds."))?,
-        );
-    }
-    if let Some(after) = call.query("starting_after") {
+    if let Some(after) = p.starting_after {
         // Newest first: continue strictly below the cursor's (created, id).
-        let cursor =
-            load(&call, &after).map_err(|_| bad("starting_after", "No such payment_intent."))?;
+        let cursor = load(&call, &after).map_err(|_| {
+            Fail::Api(
+                ApiError::invalid_request("parameter_invalid", "No such payment_intent.")
+                    .with_param("starting_after"),
+            )
+        })?;
         filter.before = Some((cursor.row.created, cursor.row.id.clone()));
     }
     let mut rows = call.ctx.store.list_intents(&filter)?;

@@ -9,6 +9,7 @@ use shared::api::{CreateRefund, Refund, RefundStatus};
 use shared::error::ApiError;
 use shared::keys::{is_id, new_scoped_id};
 use shared::money::Money;
+use shared::query::RefundListParams;
 use worker::{Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Call, Need};
@@ -103,9 +104,9 @@ pub async fn list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
         let bad = |param: &str, msg: &str| {
             Fail::Api(ApiError::invalid_request("parameter_invalid", msg).with_param(param))
         };
-        let limit = call.page_limit()?;
-        let intent = call.query("payment_intent");
-        let before = match call.query("starting_after") {
+        let p = RefundListParams::parse(&call.query_string())?;
+        let (limit, intent) = (p.limit, p.payment_intent);
+        let before = match p.starting_after {
             Some(after) => {
                 let r = call
                     .ctx

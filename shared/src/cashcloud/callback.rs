@@ -64,38 +64,9 @@ impl CallbackFields {
 
     /// From the raw `application/x-www-form-urlencoded` body.
     pub fn parse(body: &[u8]) -> Result<CallbackFields, CallbackError> {
-        let body = std::str::from_utf8(body).map_err(|_| CallbackError::Malformed)?;
-        let mut pairs = Vec::new();
-        for part in body.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            pairs.push((decode_component(k)?, decode_component(v)?));
-        }
+        let pairs = crate::http::decode_form(body).map_err(|_| CallbackError::Malformed)?;
         CallbackFields::from_pairs(&pairs)
     }
-}
-
-/// `+` is a space, `%XX` a byte; the result must be UTF-8.
-fn decode_component(s: &str) -> Result<String, CallbackError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or(CallbackError::Malformed)?;
-                let hex = std::str::from_utf8(hex).map_err(|_| CallbackError::Malformed)?;
-                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(CallbackError::Malformed);
-                }
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| CallbackError::Malformed)?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| CallbackError::Malformed)
 }
 
 /// What the callback is about.

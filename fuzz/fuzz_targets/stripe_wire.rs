@@ -1,0 +1,136 @@
+//! Stripe's API replies (payment intents, refunds, errors, connected accounts,
+//! account links): reading never panics; what is accepted agrees field by field with
+//! a plain JSON reading of the same bytes; a client secret never shows in `Debug`;
+//! our answer to an error is a function of Stripe's codes alone (no Stripe-written
+//! text reaches it); strict readers only accept what they promise.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use serde_json::{json, Value};
+use shared::http::Outcome;
+use shared::stripe::wire::{
+    classify, error_to_api_error, parse_account, parse_account_link, parse_error,
+    parse_payment_intent, parse_refund, Expandable, StripeIntentStatus,
+};
+
+/// Every string and key in a JSON document.
+fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(m) => m.iter().for_each(|(k, x)| {
+            out.push(k);
+            strings(x, out)
+        }),
+        _ => {}
+    }
+}
+
+fn int(v: &Value, k: &str) -> Option<i64> {
+    v.get(k).and_then(Value::as_i64)
+}
+
+fuzz_target!(|data: &[u8]| {
+    // serde skips unknown fields without checking their escapes (a lone surrogate
+    // `\ud800` there is accepted), so a plain reading may refuse what the typed one
+    // read; only ignored fields can hold such text, so compare where both read.
+    let plain: Option<Value> = serde_json::from_slice(data).ok();
+    if let (Ok(pi), Some(v)) = (parse_payment_intent(data), &plain) {
+        assert_eq!(v["id"].as_str(), Some(pi.id.as_str()));
+        assert_eq!(v["currency"].as_str(), Some(pi.currency.as_str()));
+        assert_eq!(int(v, "amount"), pi.amount);
+        assert_eq!(int(v, "amount_capturable"), pi.amount_capturable);
+        assert_eq!(int(v, "amount_received"), pi.amount_received);
+        let status = v["status"].as_str().expect("a status is text");
+        let known = [
+            "requires_payment_method",
+            "requires_source",
+            "requires_confirmation",
+            "requires_action",
+            "requires_source_action",
+            "processing",
+            "requires_capture",
+            "succeeded",
+            "canceled",
+        ];
+        assert_eq!(
+            pi.status == StripeIntentStatus::Unknown,
+            !known.contains(&status),
+            "{status:?}"
+        );
+        match v.get("metadata") {
+            Some(Value::Object(m)) => {
+                assert_eq!(pi.metadata.len(), m.len());
+                for (k, x) in m {
+                    assert_eq!(pi.metadata.get(k), Some(x));
+                }
+            }
+            _ => assert!(pi.metadata.is_empty()),
+        }
+        if let Some((fee, currency)) = pi.fee() {
+            let t = &v["latest_charge"]["balance_transaction"];
+            assert_eq!(int(t, "fee"), Some(fee));
+            assert_eq!(t["currency"].as_str(), Some(currency));
+        }
+        if let Some(Expandable::Id(id)) = &pi.latest_charge {
+            assert_eq!(v["latest_charge"].as_str(), Some(id.as_str()));
+        }
+        // The client secret is a credential: Debug never prints it (unless the same
+        // text is also another, printable field).
+        if let Some(secret) = v["client_secret"].as_str() {
+            let mut all = Vec::new();
+            strings(v, &mut all);
+            let elsewhere = all.iter().filter(|s| s.contains(secret)).count() > 1;
+            let shaped = secret.contains("_secret_")
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if shaped && !elsewhere {
+                assert!(
+                    !format!("{pi:?}").contains(secret),
+                    "Debug shows the secret"
+                );
+            }
+        }
+    }
+
+    if let (Ok(r), Some(v)) = (parse_refund(data), &plain) {
+        assert_eq!(v["id"].as_str(), Some(r.id.as_str()));
+        assert_eq!(int(v, "amount"), Some(r.amount));
+        if let Some(p) = &r.payment_intent {
+            let id = v["payment_intent"]
+                .as_str()
+                .or_else(|| v["payment_intent"]["id"].as_str());
+            assert_eq!(id, Some(p.0.as_str()));
+        }
+    }
+
+    if let Ok(e) = parse_error(data) {
+        // Our answer depends on Stripe's type and codes only, never on its words.
+        let codes_only = json!({"error": {
+            "type": e.kind, "code": e.code, "decline_code": e.decline_code,
+        }});
+        let again = parse_error(codes_only.to_string().as_bytes()).expect("codes parse");
+        for status in [400, 401, 402, 404, 409, 429, 500, 503] {
+            let ours = error_to_api_error(status, &e);
+            assert!((400..=599).contains(&ours.status));
+            assert_eq!(ours, error_to_api_error(status, &again));
+        }
+    }
+    // A 2xx is success, a 5xx unknown, whatever the body says; a 4xx is final
+    // unless it names an idempotency clash or a lock.
+    for status in [200, 400, 402, 409, 500] {
+        match classify(Some(status), data) {
+            Outcome::Success(b) => assert!(status == 200 && b == data),
+            Outcome::Final { status: s, .. } => assert!(s == status && (400..500).contains(&s)),
+            Outcome::Unknown { .. } => assert!(status != 200),
+        }
+    }
+
+    if let Ok(a) = parse_account(data) {
+        assert!(a.id.starts_with("acct_"));
+        assert!(a.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    }
+    if let Ok(l) = parse_account_link(data) {
+        assert!(l.url.starts_with("https://") || l.url.starts_with("http://"));
+    }
+});
