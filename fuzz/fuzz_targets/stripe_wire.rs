@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use shared::http::Outcome;
 use shared::stripe::wire::{
     classify, error_to_api_error, parse_account, parse_account_link, parse_error,
-    parse_payment_intent, parse_refund, Expandable, StripeIntentStatus,
+    parse_customer, parse_payment_intent, parse_payment_methods, parse_refund, parse_setup_intent,
+    Expandable, StripeIntentStatus,
 };
 
 /// Every string and key in a JSON document.
@@ -132,5 +133,29 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(l) = parse_account_link(data) {
         assert!(l.url.starts_with("https://") || l.url.starts_with("http://"));
+    }
+
+    // Saved cards: ids that go into paths are only prefix + [A-Za-z0-9_]; a setup
+    // intent's client secret never shows in Debug.
+    let clean = |prefix: &str, id: &str| {
+        id.strip_prefix(prefix).is_some_and(|r| {
+            !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    };
+    if let Ok(c) = parse_customer(data) {
+        assert!(clean("cus_", &c.id));
+    }
+    if let Ok(list) = parse_payment_methods(data) {
+        assert!(list.iter().all(|pm| clean("pm_", &pm.id)));
+    }
+    if let Ok(si) = parse_setup_intent(data) {
+        if let Some(secret) = &si.client_secret {
+            let shown = format!("{si:?}");
+            let s = secret.expose();
+            let mut bare = si.clone();
+            bare.client_secret = None;
+            // Shown only where another field carries the same text.
+            assert!(!shown.contains(s) || format!("{bare:?}").contains(s), "a client secret in Debug");
+        }
     }
 });
