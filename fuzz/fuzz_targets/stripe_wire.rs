@@ -8,9 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use shared::http::Outcome;
 use shared::stripe::wire::{
-    classify, error_to_api_error, parse_account, parse_account_link, parse_error,
-    parse_customer, parse_payment_intent, parse_payment_methods, parse_refund, parse_setup_intent,
-    Expandable, StripeIntentStatus,
+    classify, error_to_api_error, parse_account, parse_account_link, parse_customer, parse_error,
+    parse_payment_intent, parse_payment_methods, parse_refund, parse_setup_intent, Expandable,
+    StripeIntentStatus,
 };
 
 /// Every string and key in a JSON document.
@@ -155,7 +155,10 @@ fuzz_target!(|data: &[u8]| {
             let mut bare = si.clone();
             bare.client_secret = None;
             // Shown only where another field carries the same text.
-            assert!(!shown.contains(s) || format!("{bare:?}").contains(s), "a client secret in Debug");
+            assert!(
+                !shown.contains(s) || format!("{bare:?}").contains(s),
+                "a client secret in Debug"
+            );
         }
     }
 });
