@@ -21,6 +21,7 @@ pub fn now() -> i64 {
 
 impl Ctx {
     pub fn new(storage: Storage, env: Env) -> Ctx {
+        crate::outbound::configure(&env);
         Ctx {
             store: Store::new(storage.sql()),
             storage,

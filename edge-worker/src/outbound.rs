@@ -3,15 +3,34 @@
 //! outside; it never logs bodies or headers (they carry keys, and provider answers
 //! may echo card details).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use shared::stripe::HttpRequest;
 use worker::{AbortController, Fetch, Headers, Method, Request, RequestInit};
 
-/// A provider that has not answered by then is treated as unavailable; the caller's
-/// retry is safe because every provider call carries an idempotency key.
-const TIMEOUT: Duration = Duration::from_secs(20);
+/// A provider that has not answered (headers and whole body) by then is treated as
+/// unavailable; the caller's retry is safe because every provider call carries an
+/// idempotency key. 20 s unless `PROVIDER_TIMEOUT_SECONDS` says otherwise (the test
+/// stack shortens it so a slow provider's case runs in seconds).
+static TIMEOUT_SECONDS: AtomicU64 = AtomicU64::new(20);
+
+/// Reads `PROVIDER_TIMEOUT_SECONDS` (1–60) once per request; anything else keeps 20.
+pub fn configure(env: &worker::Env) {
+    if let Some(s) = env
+        .var("PROVIDER_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.to_string().parse::<u64>().ok())
+        .filter(|s| (1..=60).contains(s))
+    {
+        TIMEOUT_SECONDS.store(s, Ordering::Relaxed);
+    }
+}
+
+fn provider_timeout() -> Duration {
+    Duration::from_secs(TIMEOUT_SECONDS.load(Ordering::Relaxed))
+}
 
 struct Outbound<'a> {
     method: &'a str,
@@ -43,7 +62,7 @@ pub async fn send_described(base: &str, req: &HttpRequest) -> worker::Result<Ans
         ),
         headers: &req.headers,
         body: (req.method != "GET").then_some(req.body.as_str()),
-        timeout: TIMEOUT,
+        timeout: provider_timeout(),
         follow_redirects: true,
     })
     .await
@@ -85,8 +104,16 @@ async fn send(out: Outbound<'_>) -> worker::Result<Answer> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(req);
+    // The body is read inside the timeout too: a provider that sends its headers and
+    // then stalls, or drops the connection halfway through the body, has acted or not
+    // — the outcome is unknown, never an error of ours.
     let outcome = {
-        let call = Box::pin(fetch.send_with_signal(&signal));
+        let call = Box::pin(async {
+            let mut resp = fetch.send_with_signal(&signal).await?;
+            let status = resp.status_code();
+            let body = resp.text().await?;
+            Ok::<_, worker::Error>((status, body))
+        });
         let timer = Box::pin(worker::Delay::from(out.timeout));
         match select(call, timer).await {
             Either::Left((result, _)) => Some(result),
@@ -94,10 +121,7 @@ async fn send(out: Outbound<'_>) -> worker::Result<Answer> {
         }
     };
     match outcome {
-        Some(Ok(mut resp)) => Ok(Answer::Http {
-            status: resp.status_code(),
-            body: resp.text().await?,
-        }),
+        Some(Ok((status, body))) => Ok(Answer::Http { status, body }),
         Some(Err(e)) => {
             worker::console_warn!("{} {}: unreachable ({e})", out.method, host(&out.url));
             Ok(Answer::Unreachable)
