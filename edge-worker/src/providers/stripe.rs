@@ -65,8 +65,14 @@ impl StripeSetup {
     async fn send(&self, req: HttpRequest) -> ApiResult<Reply> {
         Ok(match outbound::send_described(&self.base, &req).await? {
             Answer::Unreachable => Reply::Unknown,
+            // A 2xx that is not JSON (an intermediary's page, a cut-off body) says
+            // Stripe acted but not what it did: ask again, never treat it as a refusal.
             Answer::Http { status, body } if (200..300).contains(&status) => {
-                Reply::Ok(body.into_bytes())
+                if serde_json::from_str::<serde::de::IgnoredAny>(&body).is_ok() {
+                    Reply::Ok(body.into_bytes())
+                } else {
+                    Reply::Unknown
+                }
             }
             Answer::Http { status, .. } if status >= 500 || status == 429 => Reply::Unknown,
             Answer::Http { status, body } => {
