@@ -18,6 +18,15 @@ use crate::http::{domain, ApiResult, Fail};
 use crate::merchant::store::{Intent, Merchant, RefundRow};
 use crate::outbound::{self, Answer};
 
+/// What one call to Worldpay gave.
+enum Reply {
+    Ok(Vec<u8>),
+    /// Worldpay's final word against the request (4xx): nothing was done.
+    Refused(ApiError),
+    /// No answer, a 429 or a 5xx: it may or may not have happened.
+    Unknown(ApiError),
+}
+
 pub struct WorldpaySetup {
     pub account: WorldpayAccount,
     base: String,
@@ -40,21 +49,48 @@ impl WorldpaySetup {
         Auth::for_account(&self.account)
     }
 
-    /// Sends one described request; Worldpay's errors become ours.
-    async fn call(&self, req: ApiResult<HttpRequest>) -> ApiResult<Vec<u8>> {
+    /// Sends one described request.
+    async fn send(&self, req: ApiResult<HttpRequest>) -> ApiResult<Reply> {
         let req = req?;
-        let answer = outbound::send_described(&self.base, &req).await?;
-        match answer {
-            Answer::Unreachable => Err(ApiError::provider(
+        Ok(match outbound::send_described(&self.base, &req).await? {
+            Answer::Unreachable => Reply::Unknown(ApiError::provider(
                 502,
                 "provider_unavailable",
                 "Worldpay did not answer. Retrying with the same Idempotency-Key is safe.",
-            )
-            .into()),
-            Answer::Http { status, body } if (200..300).contains(&status) => Ok(body.into_bytes()),
-            Answer::Http { status, body } => Err(wire::parse_error(status, body.as_bytes())
-                .to_api_error()
-                .into()),
+            )),
+            Answer::Http { status, body } if (200..300).contains(&status) => {
+                Reply::Ok(body.into_bytes())
+            }
+            Answer::Http { status, body } => {
+                let e = wire::parse_error(status, body.as_bytes());
+                if status == 429 || status >= 500 {
+                    Reply::Unknown(e.to_api_error())
+                } else {
+                    Reply::Refused(e.to_api_error())
+                }
+            }
+        })
+    }
+
+    /// [`Self::send`], with every answer but a 2xx as our error.
+    async fn call(&self, req: ApiResult<HttpRequest>) -> ApiResult<Vec<u8>> {
+        match self.send(req).await? {
+            Reply::Ok(body) => Ok(body),
+            Reply::Refused(e) | Reply::Unknown(e) => Err(e.into()),
+        }
+    }
+
+    /// `GET api/payments/{id}`, or `None` when Worldpay could not be asked.
+    async fn status_now(&self, payment_id: &str) -> ApiResult<Option<PaymentStatus>> {
+        match self
+            .send(domain(requests::status(&self.auth(), payment_id)))
+            .await?
+        {
+            Reply::Ok(body) => Ok(Some(
+                wire::parse_status(&body).map_err(|e| Fail::Api(e.to_api_error()))?,
+            )),
+            Reply::Refused(e) => Err(e.into()),
+            Reply::Unknown(_) => Ok(None),
         }
     }
 
@@ -129,12 +165,52 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
         return Ok(Outcome::Done(intent.clone()));
     };
     let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
-    let status = match setup.status(&payment_id).await {
-        Ok(s) => s,
-        Err(Fail::Api(e)) if e.status >= 500 => return Ok(Outcome::Unknown),
-        Err(e) => return Err(e),
+    let mut unknown = false;
+    for r in ctx.store.pending_refunds(intent.id())? {
+        // Sent again under the same key while Worldpay still replays it: its first
+        // answer comes back, or the refund it never received is made now; never a
+        // second one. Older ones are left to the status total (and reconciliation).
+        if ctx.now - r.created < REFUND_RESEND_SECONDS {
+            let amount = intent.money(r.amount)?;
+            match send_refund(&setup, &payment_id, &r, &amount).await? {
+                Reply::Ok(_) => {}
+                Reply::Refused(_) => {
+                    ctx.store.settle_refund(&r.id, false, ctx.now)?;
+                }
+                Reply::Unknown(_) => unknown = true,
+            }
+        }
+    }
+    let Some(status) = setup.status_now(&payment_id).await? else {
+        return Ok(Outcome::Unknown);
     };
-    Ok(Outcome::Done(apply_status(ctx, intent, &status)?))
+    let after = apply_status(ctx, &ctx.store.intent(intent.id())?, &status)?;
+    Ok(if unknown {
+        Outcome::Unknown
+    } else {
+        Outcome::Done(after)
+    })
+}
+
+/// Worldpay replays an idempotent request's answer for 24 h; a refund whose answer
+/// was lost is sent again only well inside that.
+const REFUND_RESEND_SECONDS: i64 = 23 * 3600;
+
+/// `POST …/partialRefunds` keyed by our refund id.
+async fn send_refund(
+    setup: &WorldpaySetup,
+    payment_id: &str,
+    refund: &RefundRow,
+    amount: &Money,
+) -> ApiResult<Reply> {
+    setup
+        .send(domain(requests::partial_refund(
+            &setup.auth(),
+            payment_id,
+            amount,
+            &refund.id,
+        )))
+        .await
 }
 
 fn apply_status(ctx: &Ctx, intent: &Intent, status: &PaymentStatus) -> ApiResult<Intent> {
@@ -208,17 +284,19 @@ pub async fn refund(
 ) -> ApiResult<Outcome<()>> {
     let payment_id = held_at_provider(intent)?;
     let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
-    setup
-        .call(domain(requests::partial_refund(
-            &setup.auth(),
-            &payment_id,
-            &amount,
-            &refund.id,
-        )))
-        .await?;
-    let status = setup.status(&payment_id).await?;
-    apply_status(ctx, &ctx.store.intent(intent.id())?, &status)?;
-    Ok(Outcome::Done(()))
+    match send_refund(&setup, &payment_id, refund, &amount).await? {
+        Reply::Ok(_) => {}
+        Reply::Refused(e) => return Err(e.into()),
+        // Worldpay may have it: pending, sent again under the same key until it says.
+        Reply::Unknown(_) => return Ok(Outcome::Unknown),
+    }
+    match setup.status_now(&payment_id).await? {
+        Some(status) => {
+            apply_status(ctx, &ctx.store.intent(intent.id())?, &status)?;
+            Ok(Outcome::Done(()))
+        }
+        None => Ok(Outcome::Unknown),
+    }
 }
 
 /// Marks our refunds succeeded, oldest first, as far as Worldpay's refunded total
