@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use shared::accounts::{CashcloudAccount, ProviderAccount};
-use shared::api::NewPaymentIntent;
+use shared::api::{NewPaymentIntent, RefundStatus};
 use shared::cashcloud::auth::{device_id, Auth};
 use shared::cashcloud::events::{
     self as cc_events, refund_outcome, transaction_events, RefundOutcome,
@@ -23,8 +23,23 @@ use crate::http::{domain, ApiResult, Fail};
 use crate::merchant::store::{Intent, RefundRow};
 use crate::outbound::{self, Answer};
 
-/// How long a wallet user has to approve a money request.
-pub const REQUEST_EXPIRATION_SECONDS: u32 = 300;
+/// How long a wallet user has to approve a money request (or a refund): 300 s
+/// unless `CASHCLOUD_REQUEST_EXPIRATION_SECONDS` (5–86400) says otherwise (the fault
+/// tests shorten it so that an unknown request's expiry is seconds away).
+fn request_expiration(ctx: &Ctx) -> u32 {
+    ctx.env
+        .var("CASHCLOUD_REQUEST_EXPIRATION_SECONDS")
+        .ok()
+        .and_then(|v| v.to_string().parse::<u32>().ok())
+        .filter(|s| (5..=86_400).contains(s))
+        .unwrap_or(300)
+}
+
+/// A request is given this long past its expiry for a late answer: 60 s, or a fifth
+/// of a shorter expiry.
+fn grace(expiration: u32) -> i64 {
+    i64::from(expiration / 5).clamp(1, 60)
+}
 
 /// How often a refused token is renewed before the refusal stands.
 const TOKEN_RENEWALS: u32 = 3;
@@ -234,8 +249,9 @@ pub async fn confirm(
         None => false,
     };
     let callback_url = format!("{origin}/v1/webhooks/cashcloud/{merchant_id}");
+    let expiration = request_expiration(ctx);
     if let Err(e) = setup
-        .call(|a| requests::settings(a, &callback_url, REQUEST_EXPIRATION_SECONDS))
+        .call(|a| requests::settings(a, &callback_url, expiration))
         .await
     {
         // Nothing was requested yet: the slot is free again.
@@ -262,15 +278,17 @@ pub async fn confirm(
             )
         })
         .await?;
-    let hash = match sent {
-        Ok(body) => wire::parse_request_reply(&body).map_err(|e| Fail::Api(e.to_api_error()))?,
-        Err(e) if unknown(&e) => {
+    // A 2xx we cannot read says Cashcloud made the request, not which: unknown too.
+    let hash = match sent.map(|body| wire::parse_request_reply(&body).ok()) {
+        Ok(Some(hash)) => hash,
+        Ok(None) | Err(CashcloudError::Unavailable { .. }) => {
             // The wallet may have the request: keep the slot and the intent open
-            // until its expiry; never send a second request for this attempt.
-            ctx.store.set_expiry(
-                intent.id(),
-                cc_events::expires_at(ctx.now, REQUEST_EXPIRATION_SECONDS),
-            )?;
+            // until its expiry; never send a second request for this attempt. Its
+            // callback names our intent (extern.id) and hands us the hash (adopt).
+            ctx.store
+                .set_expiry(intent.id(), cc_events::expires_at(ctx.now, expiration))?;
+            ctx.wake_at(cc_events::expires_at(ctx.now, expiration) + grace(expiration))
+                .await?;
             return Ok(Outcome::Unknown);
         }
         Err(e) => {
@@ -280,14 +298,12 @@ pub async fn confirm(
             return Err(e.to_api_error().into());
         }
     };
-    let next = cc_events::await_wallet_approval(ctx.now, REQUEST_EXPIRATION_SECONDS);
+    let next = cc_events::await_wallet_approval(ctx.now, expiration);
     ctx.store.set_reference(intent.id(), &hash)?;
-    ctx.store.set_expiry(
-        intent.id(),
-        cc_events::expires_at(ctx.now, REQUEST_EXPIRATION_SECONDS),
-    )?;
+    ctx.store
+        .set_expiry(intent.id(), cc_events::expires_at(ctx.now, expiration))?;
     ctx.store.set_next_action(intent.id(), Some(&next))?;
-    ctx.wake_at(cc_events::expires_at(ctx.now, REQUEST_EXPIRATION_SECONDS) + GRACE_SECONDS)
+    ctx.wake_at(cc_events::expires_at(ctx.now, expiration) + grace(expiration))
         .await?;
     let ev = ProviderEvent {
         at: ctx.now,
@@ -303,9 +319,6 @@ fn unknown(e: &CashcloudError) -> bool {
     matches!(e, CashcloudError::Unavailable { .. })
 }
 
-/// A request is given this long past its expiry for a late answer.
-const GRACE_SECONDS: i64 = 60;
-
 /// Reads the money request's state at Cashcloud and applies it; settles the
 /// intent's refunds that still wait for the wallet user. A declined or expired
 /// request gives its day's slot back.
@@ -314,10 +327,8 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
         // The request's answer was lost, so we know no hash to ask about. Cashcloud
         // expires an unapproved request by itself; past that (and a grace) nothing
         // can be paid any more.
-        let expired = intent
-            .row
-            .expires_at
-            .is_some_and(|t| ctx.now > t + GRACE_SECONDS);
+        let grace = grace(request_expiration(ctx));
+        let expired = intent.row.expires_at.is_some_and(|t| ctx.now > t + grace);
         if !expired {
             return Ok(Outcome::Unknown);
         }
@@ -350,7 +361,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
         if let (Some(_), Some(expires)) = (setup.account.plan.daily_limit(), intent.row.expires_at)
         {
             // The slot was taken on the day of the confirm that set this expiry.
-            let requested_at = expires - i64::from(REQUEST_EXPIRATION_SECONDS);
+            let requested_at = expires - i64::from(request_expiration(ctx));
             ctx.store.release_daily_slot(&day(requested_at))?;
         }
     }
@@ -410,6 +421,7 @@ pub async fn settle_pending_refunds(
 ) -> ApiResult<()> {
     for r in ctx.store.pending_refunds(intent.id())? {
         let Some(hash) = r.provider_reference else {
+            settle_lost_refund(ctx, setup, intent, &r).await?;
             continue;
         };
         let tx = setup.transaction(&hash).await?;
@@ -424,6 +436,78 @@ pub async fn settle_pending_refunds(
         }
     }
     Ok(())
+}
+
+/// A refund whose answer was lost: Cashcloud has no idempotency key, so it is never
+/// sent again. Its callback names it (see [`adopt_refund`]); failing that, once a
+/// refund request it may have become has expired, the payment's refunded total at
+/// Cashcloud says whether it was accepted: beyond our settled refunds by at least
+/// its amount, it was; otherwise nothing was refunded and the amount is free again.
+async fn settle_lost_refund(
+    ctx: &Ctx,
+    setup: &CashcloudSetup,
+    intent: &Intent,
+    r: &RefundRow,
+) -> ApiResult<()> {
+    let expiration = request_expiration(ctx);
+    if ctx.now <= r.created + i64::from(expiration) + grace(expiration) {
+        return Ok(());
+    }
+    let Some(hash) = intent.row.provider_reference.as_deref() else {
+        return Ok(());
+    };
+    let Some(total) = setup.transaction(hash).await?.refunded_amount else {
+        // Cashcloud does not say: left pending for a person (reconciliation).
+        return Ok(());
+    };
+    let settled: i64 = ctx
+        .store
+        .refunds(intent.row.livemode != 0, Some(intent.id()), None, 1000)?
+        .iter()
+        .filter(|x| matches!(x.status(), Ok(RefundStatus::Succeeded)))
+        .map(|x| x.amount)
+        .sum();
+    ctx.store
+        .settle_refund(&r.id, total - settled >= r.amount, ctx.now)?;
+    Ok(())
+}
+
+/// A refund callback with a hash we hold for no refund: one whose answer was lost.
+/// Its transaction, read with this merchant's credentials, names the payment it
+/// refunds (`original_hash`); that intent's oldest pending refund of the same amount
+/// without a hash takes it.
+async fn adopt_refund(
+    ctx: &Ctx,
+    merchant_id: &str,
+    hash: &str,
+    livemode: bool,
+) -> ApiResult<Option<RefundRow>> {
+    let setup = CashcloudSetup::load(ctx, merchant_id, livemode)?;
+    let tx = match setup.transaction(hash).await {
+        Ok(tx) => tx,
+        Err(Fail::Api(e)) if e.status < 500 => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(original) = tx.original_hash.as_deref() else {
+        return Ok(None);
+    };
+    let Some(intent) = ctx
+        .store
+        .intent_by_reference(Provider::Cashcloud, original)?
+        .filter(|i| (i.row.livemode != 0) == livemode)
+    else {
+        return Ok(None);
+    };
+    let Some(r) = ctx
+        .store
+        .pending_refunds(intent.id())?
+        .into_iter()
+        .find(|r| r.provider_reference.is_none() && Some(r.amount) == tx.amount)
+    else {
+        return Ok(None);
+    };
+    ctx.store.set_refund_reference(&r.id, hash)?;
+    Ok(Some(r))
 }
 
 /// A declined or expired request holds nothing at Cashcloud; one still waiting for
@@ -455,15 +539,16 @@ pub async fn refund(
         .await?
     {
         Ok(body) => {
-            let reference =
-                wire::parse_refund_reply(&body).map_err(|e| Fail::Api(e.to_api_error()))?;
-            if let Some(r) = reference {
+            // An unreadable 2xx is a refund Cashcloud made whose hash we lack: the
+            // same as a lost answer below.
+            if let Ok(Some(r)) = wire::parse_refund_reply(&body) {
                 ctx.store.set_refund_reference(&refund.id, &r)?;
             }
             Ok(Outcome::Unknown)
         }
         // Cashcloud has no idempotency key: a lost answer is never sent again; the
-        // refund stays pending for a person to check.
+        // refund's callback or, after its expiry, the payment's refunded total
+        // settles it (settle_lost_refund).
         Err(e) if unknown(&e) => Ok(Outcome::Unknown),
         Err(e) => Err(e.to_api_error().into()),
     }
@@ -524,7 +609,10 @@ pub async fn webhook(
                 (if changed { "applied" } else { "ignored" }, Some(id))
             }
         },
-        CallbackMethod::Refund => match ctx.store.refund_by_reference(&cb.hash)? {
+        CallbackMethod::Refund => match match ctx.store.refund_by_reference(&cb.hash)? {
+            Some(r) => Some(r),
+            None => adopt_refund(&ctx, &merchant_id, &cb.hash, livemode).await?,
+        } {
             None => ("unknown_object", None),
             Some(r) => {
                 let intent = ctx.store.intent(&r.payment_intent)?;
@@ -555,7 +643,16 @@ pub async fn webhook(
 
 #[cfg(test)]
 mod tests {
-    use super::day;
+    use super::{day, grace};
+
+    #[test]
+    fn grace_is_a_fifth_of_the_expiry_within_1_to_60_seconds() {
+        assert_eq!(grace(300), 60);
+        assert_eq!(grace(3600), 60);
+        assert_eq!(grace(25), 5);
+        assert_eq!(grace(6), 1);
+        assert_eq!(grace(5), 1);
+    }
 
     #[test]
     fn days_are_utc_calendar_dates() {
