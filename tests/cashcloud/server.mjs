@@ -57,9 +57,11 @@
 //   POST send-callback {hash, method, status, time?, control?, merchant?} posts a
 //        hand-made callback to the registered URL, changes nothing → the delivery
 //   POST reset                                back to the start options, nothing else kept
-//   POST faults {path, count?=1}               the next `count` merchant API calls to `path`
-//        are carried out, then the connection is dropped unanswered (a lost answer);
-//        DELETE faults clears them
+//   POST faults {method?, path_prefix?, path_suffix?, kind, count?, hold_ms?} → 201 the fault;
+//        GET faults; DELETE faults. The next `count` merchant API calls that match fail
+//        as `kind` says (tests/tools/faults.mjs: 429, 500, 503, drop_before before acting;
+//        delay, drop_after, 500_after, malformed_after, truncated_after after acting).
+//        The older shape {path, count?} is drop_after on exactly that path.
 // Usage: node server.mjs PORT [MERCHANTS_JSON_OR_FILE]   (binds 127.0.0.1 only)
 //   or startCashcloud({port, merchants, wallets, now}) → {url, close, settled, callbacks}.
 // Node 20 built-ins only.
@@ -69,6 +71,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tokenHash, control, safeEqual } from './hashes.mjs';
+import { faultTable, acts, answerBefore, answerAfter } from '../tools/faults.mjs';
 
 const DIR = path.dirname(fileURLToPath(import.meta.url));
 const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -135,10 +138,12 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
     state.wallets.set(w.username, wallet);
     return wallet;
   }
+  const faults = faultTable();
   function reset() {
     Object.assign(state, { merchants: new Map(), wallets: new Map(), salts: new Map(), txs: new Map(), sessions: new Map() });
     callbacks.length = 0;
     offsetMs = 0;
+    faults.clear();
     merchants.forEach(addMerchant);
     wallets.forEach(addWallet);
   }
@@ -384,7 +389,6 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
     await act(tx);
     return { transaction: merchantView(tx), wallet: publicWallet(wallet) };
   }
-  const faults = []; // lost answers to inject: {path, remaining}
   const standinRoutes = {
     'POST /_standin/merchants': (b) => [201, publicMerchant(addMerchant(b))],
     'GET /_standin/merchants': () => ({ data: [...state.merchants.values()].map(publicMerchant) }),
@@ -414,12 +418,12 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
     },
     'POST /_standin/reset': () => { reset(); return {}; },
     'POST /_standin/faults': (b) => {
-      const count = b.count ?? 1;
-      if (typeof b.path !== 'string' || !Number.isInteger(count) || count < 1) fail(400, 'expected {path, count?: integer ≥ 1}');
-      faults.push({ path: b.path, remaining: count });
-      return [201, { path: b.path, count }];
+      const spec = typeof b.path === 'string' && b.kind === undefined
+        ? { path_prefix: b.path, path_suffix: b.path, kind: 'drop_after', count: b.count } : b;
+      try { return [201, faults.add(spec)]; } catch (e) { return fail(400, e.message); }
     },
-    'DELETE /_standin/faults': () => { faults.length = 0; return {}; },
+    'GET /_standin/faults': () => ({ data: faults.list() }),
+    'DELETE /_standin/faults': () => { faults.clear(); return {}; },
   };
 
   // --- HTTP --------------------------------------------------------------------------------
@@ -447,13 +451,10 @@ export async function startCashcloud({ port = 0, merchants = [], wallets = DEMO_
     if (set[0] === merchantRoutes) {
       const form = req.method === 'GET' ? url.searchParams : new URLSearchParams(raw);
       const merchant = key === 'POST /salt' ? null : authenticate(req);
+      const fault = faults.take(req.method, url.pathname);
+      if (!acts(fault)) return answerBefore(fault, res, () => ({ error: 'injected fault' }));
       const out = await fn(form, merchant);
-      const f = faults.find((x) => x.path === url.pathname);
-      if (f) { // carried out, but the caller never hears of it
-        if (--f.remaining === 0) faults.splice(faults.indexOf(f), 1);
-        return res.destroy();
-      }
-      return send(res, 200, out);
+      return answerAfter(fault, res, send, 200, out);
     }
     let body = {};
     try { body = raw ? JSON.parse(raw) : {}; } catch { fail(400, 'body must be JSON'); }

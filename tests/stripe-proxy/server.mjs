@@ -23,8 +23,11 @@
 //     refuses ("Unexpected …"), are recorded and then stripped before forwarding;
 //   - Connect onboarding, which localstripe lacks: POST /v1/accounts (express),
 //     GET /v1/accounts/{id}, POST /v1/account_links, answered by the proxy itself;
-//   - injectable faults (lost answer after the charge happened, 500, 503, an answer held
-//     back for `hold_ms` while the caller is killed, a final 400 refusal).
+//   - injectable faults: before forwarding (nothing happens at Stripe) 429 with
+//     Retry-After, 500, 503, a dropped connection, a final 400 refusal; after forwarding
+//     (Stripe acted and its idempotency record holds the answer) a lost answer, a 500 that
+//     stores nothing, an answer held back for `hold_ms` (past the Worker's timeout, or while
+//     the caller is killed), an HTML body, half a body.
 // Saved cards (issue 11), where localstripe is not Stripe:
 //   - `setup_future_usage` on a PaymentIntent (localstripe: 400 "Unexpected"): recorded,
 //     stripped, echoed on that intent's answers; once it succeeds (or is authorised) its
@@ -90,7 +93,8 @@ const FALLBACK_AUTH = 'Bearer sk_test_stripe_proxy';
 const SETUP_AUTH_FAILED = 'The latest attempt to set up the payment method has failed because authentication failed.';
 const AUTH_REQUIRED = 'Your card was declined. This transaction requires authentication.';
 const CARD_DECLINED = 'Your card was declined.';
-const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward', 'hold_after_forward', 'refuse_before_forward']);
+const FAULT_KINDS = new Set(['drop_after_forward', '500_after_forward', '503_before_forward', 'hold_after_forward', 'refuse_before_forward',
+  '429_before_forward', '500_before_forward', 'drop_before_forward', 'malformed_after_forward', 'truncated_after_forward']);
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -539,10 +543,21 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
         'The charge has been disputed and cannot be refunded (stripe-proxy fault refuse_before_forward).',
         { code: 'charge_disputed' }));
     }
-    if (fault === '503_before_forward') {
+    if (fault === '503_before_forward' || fault === '500_before_forward') {
       release();
-      return send(res, record, 503, JSON_TYPE, errorBody('api_error',
-        'The service is temporarily unavailable (stripe-proxy fault 503_before_forward).'));
+      return send(res, record, Number(fault.slice(0, 3)), JSON_TYPE, errorBody('api_error',
+        `The service is temporarily unavailable (stripe-proxy fault ${fault}).`));
+    }
+    if (fault === '429_before_forward') { // Stripe's rate limit: nothing done, retry later
+      release();
+      return send(res, record, 429, { ...JSON_TYPE, 'retry-after': '1' }, errorBody('invalid_request_error',
+        'Too many requests hit the API too quickly (stripe-proxy fault 429_before_forward).', { code: 'rate_limit' }));
+    }
+    if (fault === 'drop_before_forward') { // the connection dies before Stripe saw anything
+      release();
+      record.status = null;
+      req.socket.destroy();
+      return;
     }
 
     const isIntent = url.pathname.startsWith('/v1/payment_intents');
@@ -609,6 +624,16 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
     }
     if (fault === 'drop_after_forward') { // the charge happened and is stored; the caller gets nothing
       req.socket.destroy();
+      return;
+    }
+    if (fault === 'malformed_after_forward') { // Stripe acted (and stored it); something between sent HTML
+      return send(res, record, 200, JSON_TYPE, Buffer.from('<html><body>502 Bad Gateway</body></html>'));
+    }
+    if (fault === 'truncated_after_forward') { // Stripe acted; half the answer arrives, then the connection ends
+      record.status = status;
+      res.writeHead(status, { ...outHeaders, 'content-type': 'application/json', 'content-length': out.length });
+      res.write(out.subarray(0, Math.floor(out.length / 2)));
+      setTimeout(() => req.socket.destroy(), 20);
       return;
     }
     send(res, record, status, outHeaders, out);

@@ -74,6 +74,11 @@
 //   GET  notifications → {data: [{seq, url, merchant, body (raw), signature, manual,
 //        response_status, error, at}]};  DELETE notifications clears them
 //   POST reset                                   back to the start options
+//   POST faults {method?, path_prefix?, path_suffix?, kind, count?, hold_ms?} → 201 the fault;
+//        GET faults; DELETE faults. The next `count` API calls (payments API and
+//        payment_pages) that match fail as `kind` says (tests/tools/faults.mjs: 429, 500,
+//        503, drop_before before acting; delay, drop_after, 500_after, malformed_after,
+//        truncated_after after acting and recording the idempotency key).
 // Usage: node server.mjs PORT [CONFIG_JSON_OR_FILE]   (binds 127.0.0.1 only); the config
 //   is a merchant, an array of merchants, or {merchants, batchIntervalMs}.
 //   startWorldpay({port, merchants, now, batchIntervalMs}) → {url, close, settled,
@@ -84,6 +89,7 @@ import { randomBytes, randomUUID, createHmac, timingSafeEqual } from 'node:crypt
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { faultTable, acts, answerBefore, answerAfter } from '../tools/faults.mjs';
 
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; base-uri 'none'; frame-ancestors 'none'";
 const REFUSED_CARDS = new Set(['4000000000000002']);
@@ -133,6 +139,7 @@ async function readBody(req) {
 
 export async function startWorldpay({ port = 0, merchants = [], now = () => Date.now(), batchIntervalMs = 0 } = {}) {
   const state = {};
+  const faults = faultTable();
   const notifications = [];
   const pending = new Set();
   let seq = 0;
@@ -155,6 +162,7 @@ export async function startWorldpay({ port = 0, merchants = [], now = () => Date
   function reset() {
     Object.assign(state, { merchants: new Map(), pages: new Map(), payments: new Map(), idempotency: new Map() });
     notifications.length = 0;
+    faults.clear();
     merchants.forEach(addMerchant);
   }
   reset();
@@ -457,6 +465,12 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
     'GET /_standin/notifications': () => ({ data: notifications }),
     'DELETE /_standin/notifications': () => { notifications.length = 0; return {}; },
     'POST /_standin/reset': () => { reset(); return {}; },
+    // Injected faults on the API (tests/tools/faults.mjs): {method?, path_prefix?, path_suffix?, kind, count?, hold_ms?}.
+    'POST /_standin/faults': (b) => {
+      try { return [201, faults.add(b)]; } catch (e) { return fail(400, 'bodyDoesNotMatchSchema', e.message); }
+    },
+    'GET /_standin/faults': () => ({ data: faults.list() }),
+    'DELETE /_standin/faults': () => { faults.clear(); return {}; },
   };
 
   // --- HTTP --------------------------------------------------------------------------------
@@ -504,12 +518,15 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
       if (version !== API_VERSION) fail(400, 'headerHasInvalidValue', `WP-Api-Version must be ${API_VERSION}`);
     }
     const type = hostedPage ? HPP_MEDIA_TYPE : undefined;
+    const fault = faults.take(req.method, pathname);
+    if (!acts(fault)) return answerBefore(fault, res, () => ({ errorName: 'internalErrorOccurred', message: 'injected fault' }));
+    const reply = (status, body, headers) => answerAfter(fault, res, (r, st, b) => send(r, st, b, type, headers), status, body, headers);
     const key = req.method === 'POST' ? req.headers[IDEMPOTENCY_HEADER] : undefined;
     const slot = key && `${merchant.username}\n${key}`;
     const prev = slot && state.idempotency.get(slot);
     if (prev) {
       if (prev.request !== `${pathname}\n${raw}`) fail(409, 'idempotencyKeyReused', 'this Idempotency-Key was used with another request');
-      return send(res, prev.status, prev.body, type, { 'idempotent-replayed': 'true' });
+      return reply(prev.status, prev.body, { 'idempotent-replayed': 'true' });
     }
     let status;
     let out;
@@ -520,7 +537,7 @@ ${field('cardholder', 'Cardholder name', 'autocomplete="cc-name" required')}
       [status, out] = [e.status, e.body];
     }
     if (slot) state.idempotency.set(slot, { request: `${pathname}\n${raw}`, status, body: JSON.stringify(out) });
-    return send(res, status, out, type);
+    return reply(status, out);
   }
 
   const server = http.createServer((req, res) => {

@@ -282,6 +282,36 @@ describe('Worldpay stand-in', () => {
     assert.deepEqual(types(), ['Authorized', 'SentForSettlement']);
   });
 
+  it('faults: before the provider acts nothing happens; after, the idempotent replay tells what did', async () => {
+    const { paymentId } = await pay({ amount: 5000 });
+    const p = `/api/payments/${paymentId}/partialSettlements`;
+    const body = { value: { amount: 2000, currency: 'EUR' }, reference: 'pi_f' };
+    const headers = { ...HEADERS, 'idempotency-key': 'pi_f:settle' };
+    const fault = (f) => fetch(`${wp.url}/_standin/faults`, { method: 'POST', body: JSON.stringify(f) });
+    assert.equal((await fault({ kind: 'nope' })).status, 400);
+    assert.equal((await fault({ kind: 'delay', hold_ms: 60001 })).status, 400);
+    // 503 before: nothing settled; the retry with the key acts.
+    assert.equal((await fault({ method: 'POST', path_suffix: '/partialSettlements', kind: '503' })).status, 201);
+    assert.equal((await api('POST', p, body, headers)).status, 503);
+    assert.equal((await status(paymentId)).settledValue?.amount ?? 0, 0);
+    // drop_after: settled, the caller gets no answer; the retry is the replay.
+    await fault({ method: 'POST', path_suffix: '/partialSettlements', kind: 'drop_after' });
+    const headers2 = { ...HEADERS, 'idempotency-key': 'pi_f:settle2' };
+    await assert.rejects(api('POST', p, body, headers2));
+    assert.equal((await status(paymentId)).settledValue.amount, 2000);
+    const again = await api('POST', p, body, headers2);
+    assert.deepEqual([again.status, again.headers.get('idempotent-replayed')], [202, 'true']);
+    assert.equal((await status(paymentId)).settledValue.amount, 2000, 'the replay settles nothing more');
+    // malformed_after: a 200 that is not JSON; used up after one call.
+    await fault({ method: 'GET', path_prefix: '/api/payments/', kind: 'malformed_after' });
+    const bad = await api('GET', `/api/payments/${paymentId}`);
+    assert.equal(bad.status, 200);
+    const text = await bad.text();
+    assert.throws(() => JSON.parse(text), SyntaxError);
+    const listed = (await (await fetch(`${wp.url}/_standin/faults`)).json()).data;
+    assert.deepEqual(listed.map((f) => [f.kind, f.remaining, f.hits.length]), [['503', 0, 1], ['drop_after', 0, 1], ['malformed_after', 0, 1]]);
+  });
+
   it('hosted page: POST /payment_pages only with the HPP media type as Content-Type and Accept; no /api/payment_pages', async () => {
     const body = { transactionReference: 'pi_media', merchant: { entity: 'default' }, narrative: { line1: 'x' },
       value: { amount: 100, currency: 'EUR' }, resultURLs: { successURL: SUCCESS, failureURL: FAILURE } };
