@@ -13,8 +13,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { api, newMerchant, STRIPE_TEST_ACCOUNT, paymentMethod, stripeMerchant, useWorker, PROXY, STATE_DIR, WORKER, WORKER_LOG } from './lib.mjs';
+import { randomUUID, createHmac } from 'node:crypto';
+import { api, newMerchant, STRIPE_TEST_ACCOUNT, paymentMethod, stripe, stripeMerchant, useWorker, PROXY, STATE_DIR, WORKER, WORKER_LOG } from './lib.mjs';
 import { intent, confirm as stripeConfirm, read, recorded, lastSeq } from './payments.mjs';
 import { startWorker, workerVars } from '../tools/stack.mjs';
 
@@ -240,7 +240,7 @@ async function worldpayMerchant() {
   });
   assert.equal(r.status, 200, r.text);
   await api('PATCH', '/v1/merchants/me', { key: m.secret_key, body: { allowed_origins: ['https://shop.example'] } });
-  return m;
+  return Object.assign(m, { account });
 }
 const wpConfirm = (m, pi) => api('POST', `/v1/payment_intents/${pi.id}/confirm`, {
   key: m.publishable_key, body: { client_secret: pi.client_secret, return_url: 'https://shop.example/return' },
@@ -461,3 +461,85 @@ for (const [op, run] of Object.entries(CASHCLOUD_OPS)) {
     });
   }
 }
+
+// --- Webhooks: duplicated, reordered, delayed by hours ----------------------------------
+// Each provider's change is made behind our back (as in its dashboard), so only its
+// event tells us; the event arrives hours late, then again, then an older one after it.
+const HOURS = 3600 * 1000;
+const post = (url, headers, body) => fetch(url, { method: 'POST', headers, body });
+
+caseTest('Stripe webhooks × delayed by hours, duplicated, reordered: applied once, never backwards, ours = Stripe', async () => {
+  const m = await stripeMerchant();
+  const since = await lastSeq();
+  const pi = await stripeHeld(m, '33.00');
+  const ref = (await read(m, pi)).json.provider_reference;
+  const captured = await stripe('POST', `/v1/payment_intents/${ref}/capture`, {});
+  assert.equal(captured.status, 'succeeded');
+  const secret = STRIPE_TEST_ACCOUNT.webhook_secret;
+  // Stripe signs each delivery when it sends it: a late event carries an old `created`
+  // and a fresh signature.
+  const deliver = async (type, object, createdMs) => {
+    const body = JSON.stringify({ id: `evt_${randomUUID().slice(0, 12)}`, object: 'event', type, created: Math.floor(createdMs / 1000), data: { object } });
+    const send = async () => {
+      const t = Math.floor(Date.now() / 1000);
+      const sig = `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+      const r = await post(`${worker.url}/v1/webhooks/stripe/${m.id}`, { 'content-type': 'application/json', 'stripe-signature': sig }, body);
+      assert.equal(r.status, 200, await r.clone().text());
+      return (await r.json()).outcome;
+    };
+    return { send };
+  };
+  const late = await deliver('payment_intent.succeeded', captured, Date.now() - 3 * HOURS);
+  assert.equal(await late.send(), 'applied', '3 hours late: still applied');
+  assert.equal(await late.send(), 'duplicate', 'the same event again');
+  const older = await deliver('payment_intent.amount_capturable_updated', { ...captured, status: 'requires_capture', amount_received: 0 }, Date.now() - 4 * HOURS);
+  assert.equal(await older.send(), 'ignored', 'an older state after a newer one');
+  await checkStripe(m, pi, since, { status: 'succeeded' });
+});
+
+caseTest('Worldpay webhooks × delayed by hours, duplicated, reordered: applied once, never backwards, ours = Worldpay', async () => {
+  const m = await worldpayMerchant();
+  const pi = await wpReserved(m, '64.00');
+  const x = (await read(m, pi)).json;
+  const basic = `Basic ${Buffer.from(`${m.account.username}:${m.account.password}`).toString('base64')}`;
+  // Its own notification of the settlement goes nowhere: only ours, late, will arrive.
+  await wp('POST', 'merchants', { ...m.account, notificationUrl: 'http://127.0.0.1:9/' });
+  const settle = await fetch(`${WP}/api/payments/${x.provider_reference}/settlements`, {
+    method: 'POST', headers: { authorization: basic, 'wp-api-version': '2024-06-01' },
+  });
+  assert.ok([200, 202].includes(settle.status), await settle.text());
+  const event = (type, agoMs) => JSON.stringify({
+    eventId: randomUUID(), eventTimestamp: new Date(Date.now() - agoMs).toISOString(),
+    eventDetails: { classification: 'payment', transactionReference: pi.id, type, paymentId: x.provider_reference, amount: { value: 6400, currencyCode: 'EUR' } },
+  });
+  const send = async (body) => {
+    const sig = `1/SHA256/${createHmac('sha256', m.account.webhookSecret).update(body).digest('hex')}`;
+    const r = await post(`${worker.url}/v1/webhooks/worldpay/${m.id}`, { 'content-type': 'application/json', 'event-signature': sig }, body);
+    assert.equal(r.status, 200, await r.clone().text());
+    return (await r.json()).outcome;
+  };
+  const late = event('SentForSettlement', 3 * HOURS);
+  assert.equal(await send(late), 'applied', '3 hours late: still applied');
+  assert.equal(await send(late), 'duplicate');
+  assert.notEqual(await send(event('Authorized', 4 * HOURS)), 'applied', 'an older Authorized after the settlement');
+  await checkWorldpay(m, pi, 'succeeded');
+});
+
+caseTest('Cashcloud callbacks × delayed by hours, duplicated, reordered: a stale one refused, the rest change nothing, ours = Cashcloud', async () => {
+  const m = await cashcloudMerchant();
+  const pi = await ccPaid(m, '12.00');
+  const hash = (await read(m, pi)).json.provider_reference;
+  const real = (await cc('GET', 'callbacks')).data.filter((d) => d.fields.hash === hash && d.fields.status === '3');
+  assert.equal(real.length, 1, 'the completion was called back once');
+  const before = (await read(m, pi)).text;
+  const resend = (fields) => cc('POST', 'send-callback', { hash, method: fields.method, status: fields.status, time: fields.time });
+  // Cashcloud signs the time it sends: hours late is stale (refused; its state is read from the API anyway).
+  const stale = await resend({ method: 'request', status: '3', time: String(Math.floor((Date.now() - 3 * HOURS) / 1000)) });
+  assert.equal(stale.response_status, 400, 'a callback signed 3 hours ago is refused');
+  const dup = await resend(real[0].fields);
+  assert.equal(dup.response_status, 200, 'the same callback again is accepted and changes nothing');
+  const older = await resend({ method: 'request', status: '1' });
+  assert.equal(older.response_status, 200);
+  assert.equal((await read(m, pi)).text, before, 'nothing moved');
+  await checkCashcloud(m, pi, 'succeeded');
+});
