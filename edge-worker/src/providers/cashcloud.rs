@@ -419,9 +419,13 @@ pub async fn settle_pending_refunds(
     setup: &CashcloudSetup,
     intent: &Intent,
 ) -> ApiResult<()> {
-    for r in ctx.store.pending_refunds(intent.id())? {
+    let (known, lost): (Vec<_>, Vec<_>) = ctx
+        .store
+        .pending_refunds(intent.id())?
+        .into_iter()
+        .partition(|r| r.provider_reference.is_some());
+    for r in known {
         let Some(hash) = r.provider_reference else {
-            settle_lost_refund(ctx, setup, intent, &r).await?;
             continue;
         };
         let tx = setup.transaction(&hash).await?;
@@ -434,6 +438,10 @@ pub async fn settle_pending_refunds(
                 ctx.store.settle_refund(&r.id, false, ctx.now)?;
             }
         }
+    }
+    // After the known ones: their completions are in Cashcloud's total too.
+    for r in lost {
+        settle_lost_refund(ctx, setup, intent, &r).await?;
     }
     Ok(())
 }
