@@ -7,7 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, RequestMode, Response};
 
 use crate::i18n::{Key, Strings};
-use crate::model::{read_checkout, read_error_message, Intent, Setup};
+use crate::model::{read_checkout, read_error_message, Intent, Json, Setup};
 
 /// Why a call gave no answer the widget can use.
 #[derive(Clone, Debug, PartialEq)]
@@ -51,13 +51,14 @@ impl Client {
     }
 
     /// The intent and its provider's set-up. `prefetched` is the bootstrap's fetch of
-    /// the same URL, started while the wasm was still compiling.
+    /// the same URL, started while the wasm was still compiling, and already read:
+    /// `{status, body}` (the bootstrap reads it to start the provider's script at once).
     pub async fn checkout(
         &self,
         prefetched: Option<js_sys::Promise>,
     ) -> Result<(Intent, Setup), ApiError> {
         let json = match prefetched {
-            Some(p) => answer(JsFuture::from(p).await).await?,
+            Some(p) => prefetched_answer(JsFuture::from(p).await)?,
             None => {
                 let url = self.url("/checkout");
                 self.call("GET", &url, None).await?
@@ -183,10 +184,23 @@ async fn answer(fetched: Result<JsValue, JsValue>) -> Result<JsValue, ApiError> 
         Ok(p) => JsFuture::from(p).await.ok(),
         Err(_) => None,
     };
-    if resp.ok() {
+    verdict(resp.status(), json)
+}
+
+/// The bootstrap's `{status, body}` of its fetch (`body` absent when it was not JSON),
+/// as [`answer`] would have read the response itself.
+fn prefetched_answer(fetched: Result<JsValue, JsValue>) -> Result<JsValue, ApiError> {
+    let read = fetched.map_err(|_| ApiError::Unreachable)?;
+    let status = read.field("status").and_then(|s| s.as_f64());
+    verdict(status.ok_or(ApiError::Garbled)? as u16, read.field("body"))
+}
+
+/// The JSON of a 2xx answer, or why not.
+fn verdict(status: u16, json: Option<JsValue>) -> Result<JsValue, ApiError> {
+    if (200..300).contains(&status) {
         return json.ok_or(ApiError::Garbled);
     }
-    if resp.status() >= 500 {
+    if status >= 500 {
         // The Worker answers an unknown provider outcome with 200 and a pending
         // intent; a 5xx is the Worker itself failing, which proves nothing either way.
         return Err(ApiError::Unreachable);
