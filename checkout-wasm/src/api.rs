@@ -2,13 +2,12 @@
 //! nothing else (API.md, Conventions: Auth). A payment intent's (`pi_…`) or, in
 //! save-card mode, a setup intent's (`seti_…`): the same calls under another path.
 
-use shared::keys::client_secret_intent_id;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, RequestMode, Response};
 
 use crate::i18n::{Key, Strings};
-use crate::model::{read_checkout, read_error_message, Intent, Setup};
+use crate::model::{read_checkout, read_error_message, Intent, Json, Setup};
 
 /// Why a call gave no answer the widget can use.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,27 +42,23 @@ impl Client {
     /// `None` when the client secret is not one of a payment or setup intent (the link
     /// is broken).
     pub fn new(base: &str, publishable_key: String, client_secret: String) -> Option<Self> {
-        let id = client_secret_intent_id(&client_secret)?;
-        let kind = match id.split_once('_')?.0 {
-            "pi" => "payment_intents",
-            "seti" => "setup_intents",
-            _ => return None,
-        };
+        let (kind, id) = intent_of_secret(&client_secret)?;
         Some(Client {
-            intent_url: format!("{}/v1/{kind}/{id}", base.trim_end_matches('/')),
+            intent_url: [base.trim_end_matches('/'), "/v1/", kind, "/", id].concat(),
             publishable_key,
             client_secret,
         })
     }
 
     /// The intent and its provider's set-up. `prefetched` is the bootstrap's fetch of
-    /// the same URL, started while the wasm was still compiling.
+    /// the same URL, started while the wasm was still compiling, and already read:
+    /// `{status, body}` (the bootstrap reads it to start the provider's script at once).
     pub async fn checkout(
         &self,
         prefetched: Option<js_sys::Promise>,
     ) -> Result<(Intent, Setup), ApiError> {
         let json = match prefetched {
-            Some(p) => answer(JsFuture::from(p).await).await?,
+            Some(p) => prefetched_answer(JsFuture::from(p).await)?,
             None => {
                 let url = self.url("/checkout");
                 self.call("GET", &url, None).await?
@@ -82,7 +77,7 @@ impl Client {
 
     /// `POST …/{id}/confirm` with the provider's fields.
     pub async fn confirm(&self, fields: &[(&str, &str)]) -> Result<Intent, ApiError> {
-        let url = format!("{}/confirm", self.intent_url);
+        let url = [&self.intent_url, "/confirm"].concat();
         let body = js_sys::Object::new();
         let _ = js_sys::Reflect::set(
             &body,
@@ -98,11 +93,8 @@ impl Client {
     }
 
     fn url(&self, tail: &str) -> String {
-        format!(
-            "{}{tail}?client_secret={}",
-            self.intent_url,
-            js_sys::encode_uri_component(&self.client_secret)
-        )
+        let secret = String::from(js_sys::encode_uri_component(&self.client_secret));
+        [&self.intent_url, tail, "?client_secret=", &secret].concat()
     }
 
     async fn call(
@@ -119,13 +111,67 @@ impl Client {
         }
         let req = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Garbled)?;
         let headers = req.headers();
-        let _ = headers.set("Authorization", &format!("Bearer {}", self.publishable_key));
+        let _ = headers.set(
+            "Authorization",
+            &["Bearer ", &self.publishable_key].concat(),
+        );
         if body.is_some() {
             let _ = headers.set("Content-Type", "application/json");
         }
         let window = web_sys::window().ok_or(ApiError::Unreachable)?;
         answer(JsFuture::from(window.fetch_with_request(&req)).await).await
     }
+}
+
+/// The API path and the intent id of a client secret, `{intent_id}_secret_{random}`
+/// with `pi_…` (`payment_intents`) or `seti_…` (`setup_intents`) ids: `None` unless it
+/// has exactly the shape the Worker gives (shared::keys, `client_secret`). The same
+/// check as `shared::keys::client_secret_intent_id` (a test holds the two equal), with
+/// `char` patterns and no formatting, which the widget's wasm would otherwise carry.
+fn intent_of_secret(secret: &str) -> Option<(&'static str, &str)> {
+    let mut parts = secret.split('_');
+    let (prefix, body) = (parts.next()?, parts.next()?);
+    let kind = match prefix {
+        "pi" => "payment_intents",
+        "seti" => "setup_intents",
+        _ => return None,
+    };
+    let (tag, random) = (parts.next()?, parts.next()?);
+    if tag != "secret" || parts.next().is_some() {
+        return None;
+    }
+    // An id's body is one 16-byte number in 22 base62 digits, or two (a merchant's
+    // object: the merchant's and its own); the secret's random part is 24 bytes in 33.
+    let id_ok = match (body.len(), body.get(..22), body.get(22..)) {
+        (22, _, _) => base62_fits(body, 16),
+        (44, Some(merchant), Some(own)) => base62_fits(merchant, 16) && base62_fits(own, 16),
+        _ => false,
+    };
+    if !id_ok || random.len() != 33 || !base62_fits(random, 24) {
+        return None;
+    }
+    Some((kind, secret.get(..prefix.len() + 1 + body.len())?))
+}
+
+/// Whether `digits` are base62 digits whose value fits in `n_bytes` bytes (at most 24).
+fn base62_fits(digits: &str, n_bytes: usize) -> bool {
+    let mut num = [0u8; 24];
+    digits.bytes().all(|c| {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'Z' => c - b'A' + 10,
+            b'a'..=b'z' => c - b'a' + 36,
+            _ => return false,
+        };
+        // num = num * 62 + d, refusing a carry out of the top byte.
+        let mut carry = u32::from(d);
+        for b in num.iter_mut().rev().take(n_bytes) {
+            let acc = u32::from(*b) * 62 + carry;
+            *b = acc as u8;
+            carry = acc >> 8;
+        }
+        carry == 0
+    })
 }
 
 /// A fetch's outcome as the widget sees it: the JSON of a 2xx, or why not.
@@ -138,10 +184,23 @@ async fn answer(fetched: Result<JsValue, JsValue>) -> Result<JsValue, ApiError> 
         Ok(p) => JsFuture::from(p).await.ok(),
         Err(_) => None,
     };
-    if resp.ok() {
+    verdict(resp.status(), json)
+}
+
+/// The bootstrap's `{status, body}` of its fetch (`body` absent when it was not JSON),
+/// as [`answer`] would have read the response itself.
+fn prefetched_answer(fetched: Result<JsValue, JsValue>) -> Result<JsValue, ApiError> {
+    let read = fetched.map_err(|_| ApiError::Unreachable)?;
+    let status = read.field("status").and_then(|s| s.as_f64());
+    verdict(status.ok_or(ApiError::Garbled)? as u16, read.field("body"))
+}
+
+/// The JSON of a 2xx answer, or why not.
+fn verdict(status: u16, json: Option<JsValue>) -> Result<JsValue, ApiError> {
+    if (200..300).contains(&status) {
         return json.ok_or(ApiError::Garbled);
     }
-    if resp.status() >= 500 {
+    if status >= 500 {
         // The Worker answers an unknown provider outcome with 200 and a pending
         // intent; a 5xx is the Worker itself failing, which proves nothing either way.
         return Err(ApiError::Unreachable);
@@ -151,4 +210,65 @@ async fn answer(fetched: Result<JsValue, JsValue>) -> Result<JsValue, ApiError> 
         .and_then(read_error_message)
         .map(ApiError::Refused)
         .unwrap_or(ApiError::Garbled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::intent_of_secret;
+    use shared::keys::{client_secret, client_secret_intent_id, new_id, new_scoped_id};
+
+    /// Ours against the domain crate's, on the secrets the Worker makes and on every
+    /// one-byte change, cut and extension of them.
+    #[test]
+    fn reads_client_secrets_exactly_as_the_domain_crate_does() {
+        let merchant = new_id("acct", &[7; 16]);
+        let mut secrets = vec![];
+        for (n, fill) in [(0u8, 0u8), (1, 255), (2, 17), (3, 200)] {
+            let random = [fill.wrapping_add(n); 24];
+            for prefix in ["pi", "seti", "cus"] {
+                secrets.push(client_secret(&new_id(prefix, &[fill; 16]), &random));
+                secrets.push(client_secret(
+                    &new_scoped_id(prefix, &merchant, &[fill; 16]),
+                    &random,
+                ));
+            }
+        }
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "pi__secret_".into(),
+            "pi_secret_secret_x".into(),
+        ];
+        for s in &secrets {
+            cases.push(s.clone());
+            for i in 0..s.len() {
+                cases.push([&s[..i], &s[i + 1..]].concat());
+                cases.push(s[..i].to_owned());
+                for c in ["_", "0", "z", "Z", "9", "é", "-", "_secret_"] {
+                    cases.push([&s[..i], c, &s[i + 1..]].concat());
+                    cases.push([&s[..i], c, &s[i..]].concat());
+                }
+            }
+        }
+        let mut accepted = 0;
+        for s in &cases {
+            let theirs = client_secret_intent_id(s).filter(|id| {
+                let prefix = id.split('_').next().unwrap_or_default();
+                prefix == "pi" || prefix == "seti"
+            });
+            assert_eq!(intent_of_secret(s).map(|(_, id)| id), theirs, "{s}");
+            accepted += usize::from(theirs.is_some());
+        }
+        assert!(
+            accepted > secrets.len() / 2,
+            "the valid secrets are among the cases"
+        );
+        assert_eq!(
+            intent_of_secret(&secrets[1]).map(|(kind, _)| kind),
+            Some("payment_intents")
+        );
+        assert_eq!(
+            intent_of_secret(&secrets[2]).map(|(kind, _)| kind),
+            Some("setup_intents")
+        );
+    }
 }

@@ -56,7 +56,7 @@ pub async fn start(
         return;
     };
     let stripe = Rc::new(stripe);
-    let card = Rc::new(stripe.card(&view.fields, &look(view)));
+    let card = Rc::new(stripe.card(&view.fields, &look(view), clock));
     let label = view.pay_label(Key::Pay, &intent);
     // Reloaded in the middle of 3-D Secure: pick the challenge up again.
     let done = if intent.status == IntentStatus::RequiresAction {
@@ -75,7 +75,9 @@ pub async fn start(
 
 fn look(view: &View) -> Look {
     let root = view.root();
-    let var = |p: &str| crate::style::resolved(root, p);
+    // One computed style for the four values (one style recalculation).
+    let style = crate::style::Resolved::of(root);
+    let var = |p: &str| style.as_ref().and_then(|s| s.get(p));
     Look {
         theme: root.get_attribute("data-theme").unwrap_or_default(),
         variables: js_sys::Reflect::get(&view.appearance, &"variables".into())

@@ -20,8 +20,9 @@ use crate::view::View;
 ///
 /// `options`: `{publishableKey, clientSecret, apiBase, locale?, appearance?,
 /// checkout?, stringsLang?, strings?}` — `apiBase` is the Worker's origin; `checkout`
-/// is the bootstrap's `fetch` of `…/checkout` and `strings` its fetch of the table for
-/// `stringsLang`, both started in parallel with the wasm. Resolves once the widget
+/// is the bootstrap's fetch of `…/checkout` (a promise of `{status, body}`) and
+/// `strings` its fetch of the table for `stringsLang`, both started in parallel with
+/// the wasm. Resolves once the widget
 /// is interactive (the provider's fields are up, or the outcome is shown); rejects
 /// with a message otherwise, after dispatching `checkout:failed` on the target.
 #[wasm_bindgen]

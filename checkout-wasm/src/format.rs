@@ -16,5 +16,5 @@ pub fn format_amount(amount: &str, currency: &str, locale: &str) -> String {
         .call1(&JsValue::UNDEFINED, &JsValue::from_str(amount))
         .ok()
         .and_then(|v| v.as_string())
-        .unwrap_or_else(|| format!("{currency} {amount}"))
+        .unwrap_or_else(|| [currency, " ", amount].concat())
 }

@@ -163,8 +163,9 @@ impl Locale {
             .region
             .as_deref()
             .or((currency == "CHF").then_some("CH"));
+        // Concatenated, not `format!`: the widget's wasm carries no formatting machinery.
         match region {
-            Some(r) => format!("{}-{r}", self.lang.code()),
+            Some(r) => [self.lang.code(), "-", r].concat(),
             None => self.lang.code().to_owned(),
         }
     }
@@ -210,29 +211,74 @@ impl Strings {
 
     /// The text with `{name}` replaced by `value`.
     pub fn fill(&self, key: Key, name: &str, value: &str) -> String {
-        self.get(key).replace(&format!("{{{name}}}"), value)
+        fill(self.get(key), name, value)
+    }
+}
+
+/// `text` with every `{name}` replaced by `value`, found with a `char` pattern (a
+/// `&str` pattern would link `str`'s two-way searcher into the wasm).
+fn fill(text: &str, name: &str, value: &str) -> String {
+    let mut parts = text.split('{');
+    let mut out = String::from(parts.next().unwrap_or_default());
+    for part in parts {
+        match part.strip_prefix(name).and_then(|p| p.strip_prefix('}')) {
+            Some(rest) => {
+                out.push_str(value);
+                out.push_str(rest);
+            }
+            None => {
+                out.push('{');
+                out.push_str(part);
+            }
+        }
+    }
+    out
+}
+
+/// Why a table does not parse: the line (1-based) and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableError {
+    /// Not `key = text`.
+    NotKeyText(usize),
+    UnknownKey(usize, String),
+    Twice(usize, String),
+}
+
+/// Said only in tests and tools: the widget drops a broken table for English.
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableError::NotKeyText(n) => write!(f, "line {n}: not `key = text`"),
+            TableError::UnknownKey(n, name) => write!(f, "line {n}: unknown key {name}"),
+            TableError::Twice(n, name) => write!(f, "line {n}: {name} given twice"),
+        }
     }
 }
 
 /// A table's texts in [`Key`] order (`None` where the table lacks a key). Errors name
 /// the line: not `key = text`, an unknown key, or a key given twice.
-pub fn parse(table: &str) -> Result<Vec<Option<String>>, String> {
+pub fn parse(table: &str) -> Result<Vec<Option<String>>, TableError> {
     let mut texts = vec![None; Key::ALL.len()];
     for (n, line) in table.lines().enumerate() {
+        let n = n + 1;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        // `key = text`: keys have no `=`, so the first `=` is the separator.
         let (name, text) = line
-            .split_once(" = ")
-            .ok_or_else(|| format!("line {}: not `key = text`", n + 1))?;
+            .split_once('=')
+            .and_then(|(name, text)| Some((name.strip_suffix(' ')?, text.strip_prefix(' ')?)))
+            .ok_or(TableError::NotKeyText(n))?;
         let key = Key::ALL
             .iter()
             .find(|k| k.name() == name.trim())
-            .ok_or_else(|| format!("line {}: unknown key {name}", n + 1))?;
-        let slot = &mut texts[*key as usize];
+            .ok_or_else(|| TableError::UnknownKey(n, name.to_owned()))?;
+        let Some(slot) = texts.get_mut(*key as usize) else {
+            continue;
+        };
         if slot.is_some() {
-            return Err(format!("line {}: {name} given twice", n + 1));
+            return Err(TableError::Twice(n, name.to_owned()));
         }
         *slot = Some(text.trim().to_owned());
     }
@@ -302,9 +348,13 @@ mod tests {
             .collect();
         let texts = parse(&without_pay).unwrap();
         assert_eq!(texts[Key::Pay as usize], None);
-        assert!(parse("pay = x\npay = y").unwrap_err().contains("twice"));
-        assert!(parse("paj = x").unwrap_err().contains("unknown key"));
-        assert!(parse("pay: x").unwrap_err().contains("not `key = text`"));
+        let err = |t: &str| parse(t).unwrap_err().to_string();
+        assert!(err("pay = x\npay = y").contains("twice"));
+        assert!(err("paj = x").contains("unknown key"));
+        assert!(err("pay: x").contains("not `key = text`"));
+        assert_eq!(err("\n\npay=x"), "line 3: not `key = text`");
+        // The text may hold ` = ` itself; the first `=` ends the key.
+        assert_eq!(Strings::new(Some("retry = a = b")).get(Key::Retry), "a = b");
     }
 
     #[test]
@@ -324,6 +374,20 @@ mod tests {
             Strings::new(Some("not a table")).get(Key::Pay),
             "Pay {amount}"
         );
+    }
+
+    #[test]
+    fn fill_replaces_every_blank_of_that_name_and_leaves_the_others() {
+        for (text, want) in [
+            ("{a} and {b} {a}", "x and {b} x"),
+            ("{{a}}", "{x}"),
+            ("{a", "{a"),
+            ("no blank", "no blank"),
+            ("{ab}{a}", "{ab}x"),
+        ] {
+            assert_eq!(fill(text, "a", "x"), want);
+            assert_eq!(fill(text, "a", "x"), text.replace("{a}", "x"));
+        }
     }
 
     #[test]

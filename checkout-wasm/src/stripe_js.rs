@@ -6,6 +6,7 @@ use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::dom::OwnTime;
 use crate::i18n::{Key, Strings};
 
 #[wasm_bindgen]
@@ -92,7 +93,8 @@ impl Stripe {
     }
 
     /// Stripe's hosted card field, mounted into `target`, looking like the widget.
-    pub fn card(&self, target: &web_sys::Element, look: &Look) -> CardElement {
+    /// Stripe's own calls run under `clock.provider` (they build the field's iframe).
+    pub fn card(&self, target: &web_sys::Element, look: &Look, clock: &OwnTime) -> CardElement {
         let appearance = Object::new();
         let theme = if look.theme == "default" {
             "stripe"
@@ -128,9 +130,11 @@ impl Stripe {
         let opts = Object::new();
         set(&opts, "hidePostalCode", &true.into());
         set(&opts, "style", &style);
-        let card = self.js.elements(&elements_opts).create("card", &opts);
-        card.mount(target);
-        card
+        clock.provider(|| {
+            let card = self.js.elements(&elements_opts).create("card", &opts);
+            card.mount(target);
+            card
+        })
     }
 
     /// The PaymentMethod id for what the customer typed, or a message for them.

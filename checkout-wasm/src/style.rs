@@ -94,12 +94,20 @@ pub fn apply(root: &Element, appearance: &JsValue) {
     }
 }
 
-/// The resolved value of one of our custom properties on `root` (theme default or
-/// the merchant's variable), to hand the provider's fields the same look.
-pub fn resolved(root: &Element, property: &str) -> Option<String> {
-    let window = web_sys::window()?;
-    let style = window.get_computed_style(root).ok()??;
-    let v = style.get_property_value(property).ok()?;
-    let v = v.trim();
-    (!v.is_empty()).then(|| v.to_owned())
+/// The resolved values of our custom properties on `root` (theme default or the
+/// merchant's variable), to hand the provider's fields the same look.
+pub struct Resolved(web_sys::CssStyleDeclaration);
+
+impl Resolved {
+    pub fn of(root: &Element) -> Option<Resolved> {
+        let window = web_sys::window()?;
+        Some(Resolved(window.get_computed_style(root).ok()??))
+    }
+
+    /// One property's value; `None` when it is empty.
+    pub fn get(&self, property: &str) -> Option<String> {
+        let v = self.0.get_property_value(property).ok()?;
+        let v = v.trim();
+        (!v.is_empty()).then(|| v.to_owned())
+    }
 }

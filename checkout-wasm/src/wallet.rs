@@ -106,16 +106,30 @@ fn countdown_text(t: &Strings, ms_left: f64) -> String {
         return t.get(Key::WalletTimeUp).to_owned();
     }
     let s = (ms_left / 1000.0).ceil() as u64;
-    t.fill(
-        Key::WalletLeft,
-        "time",
-        &format!("{}:{:02}", s / 60, s % 60),
-    )
+    // `m:ss` by hand: `format!` would link core's formatting machinery into the wasm.
+    let mut time = decimal(s / 60);
+    time.push(':');
+    time.push(char::from(b'0' + (s % 60 / 10) as u8));
+    time.push(char::from(b'0' + (s % 10) as u8));
+    t.fill(Key::WalletLeft, "time", &time)
+}
+
+/// `n` in decimal digits.
+fn decimal(mut n: u64) -> String {
+    let mut digits = vec![];
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().map(|&d| char::from(d)).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::countdown_text;
+    use super::{countdown_text, decimal};
     use crate::i18n::{Lang, Strings};
 
     #[test]
@@ -125,6 +139,13 @@ mod tests {
         assert_eq!(countdown_text(&en, 65_000.0), "1:05 left to approve");
         assert_eq!(countdown_text(&en, 1.0), "0:01 left to approve");
         assert!(countdown_text(&en, 0.0).starts_with("Time is up"));
+        assert_eq!(
+            countdown_text(&en, 3_600_000.0 * 30.0),
+            "1800:00 left to approve"
+        );
+        for n in [0, 7, 10, 59, 60, 1234, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+        }
         let ru = Strings::new(Some(Lang::Ru.table()));
         assert_eq!(
             countdown_text(&ru, 65_000.0),

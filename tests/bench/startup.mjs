@@ -2,7 +2,10 @@
 // script tag; each load in a fresh browser context (empty cache). Records
 // performance.now() at the widget's `checkout:ready` event (navigation start → widget
 // interactive) and the widget's own time in mount(): the sum of its
-// `performance.measure('checkout:mount')` entries, network waits excluded.
+// `performance.measure('checkout:mount')` entries, network waits excluded. Beside it,
+// apart: the provider's synchronous calls inside mount() (`checkout:provider`, Stripe
+// building its card field's iframe) and the bootstrap's start of ICU while the network
+// is busy (`checkout:intl`); mount_total is mount + provider, the pre-split figure.
 import http from 'node:http';
 import { createIntent, api } from './http.mjs';
 import { percentile } from './load.mjs';
@@ -32,6 +35,9 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
   });
   const startup = [];
   const mount = [];
+  const provider = [];
+  const mountTotal = [];
+  const intl = [];
   try {
     // One load first, not counted: the Worker's isolate and Chromium's processes warm up.
     for (let i = 0; i <= loads; i++) {
@@ -46,12 +52,22 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
         const m = await page.evaluate(() => ({
           ready: window.__ready,
           mount: performance.getEntriesByName('checkout:mount', 'measure').reduce((a, e) => a + e.duration, 0),
+          provider: performance.getEntriesByName('checkout:provider', 'measure').reduce((a, e) => a + e.duration, 0),
+          intl: performance.getEntriesByName('checkout:intl', 'measure').reduce((a, e) => a + e.duration, 0),
           parts: performance.getEntriesByName('checkout:mount', 'measure').map((e) => [Math.round(e.startTime), Math.round(e.duration * 10) / 10]),
           marks: Object.fromEntries(performance.getEntriesByType('resource').map((e) => [e.name.split('/').pop().slice(0, 24), [Math.round(e.startTime), Math.round(e.responseEnd)]])),
         }));
         if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
-        if (i > 0) { startup.push(m.ready); mount.push(m.mount); }
-        if (process.env.BENCH_VERBOSE) console.log(JSON.stringify({ ready: Math.round(m.ready), parts: m.parts, resources: m.marks }));
+        if (i > 0) {
+          startup.push(m.ready);
+          mount.push(m.mount);
+          provider.push(m.provider);
+          mountTotal.push(m.mount + m.provider);
+          intl.push(m.intl);
+        }
+        if (process.env.BENCH_VERBOSE) {
+          console.log(JSON.stringify({ ready: Math.round(m.ready), parts: m.parts, provider: Math.round(m.provider * 10) / 10, intl: Math.round(m.intl * 10) / 10, resources: m.marks }));
+        }
       } finally {
         await context.close();
       }
@@ -65,5 +81,5 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
     const mid = s.length / 2;
     return { median: s.length % 2 ? s[Math.floor(mid)] : (s[mid - 1] + s[mid]) / 2, p90: percentile(s, 90), min: s[0], max: s.at(-1), samples: xs.map((x) => Math.round(x * 100) / 100) };
   };
-  return { startup: stats(startup), mount: stats(mount) };
+  return { startup: stats(startup), mount: stats(mount), provider: stats(provider), mountTotal: stats(mountTotal), intl: stats(intl) };
 }
