@@ -17,14 +17,15 @@ mod meta;
 mod outbound;
 mod providers;
 mod ratelimit;
+mod reconcile;
 mod routes;
 
 use call::{bearer, preflight};
 use merchant::Object;
 use routes::{
     balance_transactions, checkout, customers, events, hosted_invoices, intents, invoices,
-    merchants, platform_billing, providers as accounts, refunds, setup_intents, subscriptions,
-    test_clocks, test_helpers, webhook_endpoints, webhooks,
+    merchants, platform_billing, providers as accounts, reconciliations, refunds, setup_intents,
+    subscriptions, test_clocks, test_helpers, webhook_endpoints, webhooks,
 };
 
 /// Who may call a route.
@@ -97,6 +98,7 @@ route_table! {
     PATCH "/v1/merchants/:id"                        Admin     => merchants::admin_update;
     POST "/v1/merchants/:id/live_keys"               Admin     => merchants::live_keys;
     GET  "/v1/merchants/:id/platform_invoices"       Admin     => platform_billing::admin_list;
+    GET  "/v1/merchants/:id/reconciliations"         Admin     => reconciliations::admin_list;
     // Payment intents and refunds.
     POST "/v1/payment_intents"                       Secret    => intents::create;
     GET  "/v1/payment_intents"                       Secret    => intents::list;
@@ -139,6 +141,10 @@ route_table! {
     GET  "/v1/events/:id"                            Secret    => events::retrieve;
     GET  "/v1/events/:id/deliveries"                 Secret    => events::deliveries;
     GET  "/v1/balance_transactions"                  Secret    => balance_transactions::list;
+    // The daily comparison of the ledger with the providers' records.
+    POST "/v1/reconciliations"                       Secret    => reconciliations::create;
+    GET  "/v1/reconciliations"                       Secret    => reconciliations::list;
+    GET  "/v1/reconciliations/:id"                   Secret    => reconciliations::retrieve;
     // Test mode only: move the merchant object's clock ahead.
     POST "/v1/test_helpers/advance_clock"            Secret    => test_helpers::advance_clock;
     // The widget's routes, with their CORS preflights.
@@ -171,6 +177,7 @@ pub(crate) fn merchant_router(data: Object) -> Router<'static, Object> {
             platform_billing::INVOICES_PATH,
             platform_billing::internal_list,
         )
+        .get_async(reconciliations::RUNS_PATH, reconciliations::internal_list)
         .post_async(
             webhooks::PLATFORM_EVENT_PATH,
             webhooks::stripe_platform_event,

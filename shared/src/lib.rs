@@ -26,6 +26,8 @@ pub mod ledger;
 pub mod money;
 /// Our API's query strings: list filters and page sizes.
 pub mod query;
+/// Our ledger beside the providers' records: what differs.
+pub mod reconcile;
 pub mod stripe;
 /// Our signed events to merchants' servers: types, signature, retries, allowed URLs.
 pub mod webhooks;

@@ -39,6 +39,8 @@ pub enum EventType {
     InvoicePaymentFailed,
     #[serde(rename = "invoice.payment_action_required")]
     InvoicePaymentActionRequired,
+    #[serde(rename = "reconciliation.mismatch")]
+    ReconciliationMismatch,
 }
 
 wire_names!(EventType, "event type", {
@@ -55,6 +57,7 @@ wire_names!(EventType, "event type", {
     InvoicePaid => "invoice.paid",
     InvoicePaymentFailed => "invoice.payment_failed",
     InvoicePaymentActionRequired => "invoice.payment_action_required",
+    ReconciliationMismatch => "reconciliation.mismatch",
 });
 
 /// The event an intent's move from `from` to `to` tells the merchant of, if any.

@@ -46,7 +46,8 @@ impl DurableObject for MerchantObject {
     /// Resolves what was left open — provider calls whose answer never came, wallet
     /// requests past their expiry, refunds the provider has not settled yet — runs
     /// the billing that is due (subscription periods, retries, the platform's bill),
-    /// and delivers the events that are due to the merchant's endpoints.
+    /// reconciles the days that ended, and delivers the events that are due to the
+    /// merchant's endpoints.
     async fn alarm(&self) -> Result<Response> {
         let ctx = Ctx::new(self.state.storage(), self.env.clone());
         if let Err(e) = crate::providers::resolve_open(&ctx).await {
@@ -56,6 +57,12 @@ impl DurableObject for MerchantObject {
         if let Err(e) = crate::billing::on_alarm(&ctx).await {
             let e = e.into_api("ALARM", "billing");
             worker::console_error!("alarm: {}", e.code);
+        }
+        if let Some(m) = ctx.store.merchant()? {
+            if let Err(e) = crate::reconcile::run_due(&ctx, &m).await {
+                let e = e.into_api("ALARM", "reconcile");
+                worker::console_error!("alarm: {}", e.code);
+            }
         }
         if let Err(e) = outbox::deliver_due(&ctx).await {
             let e = e.into_api("ALARM", "deliver_due");

@@ -18,6 +18,7 @@ use shared::webhooks::{intent_event, EventType};
 use crate::http::{ApiResult, Fail};
 
 pub mod billing;
+pub mod reconcile;
 
 /// The merchant object's tables. `IF NOT EXISTS`: run on every start, so a new
 /// table appears in old objects too.
@@ -438,7 +439,11 @@ impl Store {
     }
 
     pub fn migrate(&self) -> worker::Result<()> {
-        for stmt in SCHEMA.iter().chain(billing::SCHEMA) {
+        for stmt in SCHEMA
+            .iter()
+            .chain(billing::SCHEMA)
+            .chain(reconcile::SCHEMA)
+        {
             self.sql.exec(stmt, None)?;
         }
         // Columns added after a table first shipped: objects made before get them here.

@@ -16,6 +16,7 @@ use shared::error::ApiError;
 use shared::fees::LimitError;
 use shared::intent::{IntentEvent, Provider, ProviderEvent};
 use shared::money::{Currency, Money};
+use shared::reconcile::Theirs;
 
 use super::{held_at_provider, ConfirmRequest, Outcome};
 use crate::ctx::Ctx;
@@ -520,6 +521,18 @@ async fn adopt_refund(
 
 /// A declined or expired request holds nothing at Cashcloud; one still waiting for
 /// the wallet user cannot be withdrawn through the API, so it is not canceled.
+/// Cashcloud's record of the wallet payment for reconciliation (`GET transactions`).
+pub async fn reconcile_record(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    hash: &str,
+) -> ApiResult<Option<Theirs>> {
+    let setup = CashcloudSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
+    let tx = setup.transaction(hash).await?;
+    Ok(Some(cc_events::reconcile_record(hash, &tx)))
+}
+
 pub async fn cancel(ctx: &Ctx, _merchant_id: &str, intent: &Intent) -> ApiResult<Intent> {
     let ev = ProviderEvent {
         at: ctx.now,

@@ -333,6 +333,25 @@ pub async fn resolve_open(ctx: &Ctx) -> ApiResult<()> {
     Ok(())
 }
 
+/// The provider's record of an intent's payment, for reconciliation: `None` when the
+/// provider has no such payment. An intent that never reached the provider has none.
+pub async fn reconcile_record(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+) -> ApiResult<Option<shared::reconcile::Theirs>> {
+    let Some(reference) = intent.row.provider_reference.as_deref() else {
+        return Ok(None);
+    };
+    match intent.provider()? {
+        Provider::Stripe => stripe::reconcile_record(ctx, merchant_id, intent, reference).await,
+        Provider::Worldpay => worldpay::reconcile_record(ctx, merchant_id, intent, reference).await,
+        Provider::Cashcloud => {
+            cashcloud::reconcile_record(ctx, merchant_id, intent, reference).await
+        }
+    }
+}
+
 pub fn held_at_provider(intent: &Intent) -> ApiResult<String> {
     intent.row.provider_reference.clone().ok_or_else(|| {
         Fail::Api(ApiError::invalid_request(

@@ -7,6 +7,7 @@ use shared::billing::{CardSummary, SavedCard};
 use shared::error::ApiError;
 use shared::intent::{IntentEvent, IntentStatus, Provider, ProviderEvent};
 use shared::money::Money;
+use shared::reconcile::Theirs;
 use shared::secrets::Secret;
 use shared::stripe::events::{self, to_events};
 use shared::stripe::requests::{self, Charge, Destination};
@@ -421,6 +422,53 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
         }
         Outcome::Unknown => Ok(Outcome::Unknown),
     }
+}
+
+/// Stripe's record of the payment for reconciliation: the PaymentIntent and its
+/// refunds; `None` when Stripe has no such PaymentIntent.
+pub async fn reconcile_record(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    reference: &str,
+) -> ApiResult<Option<Theirs>> {
+    let setup = StripeSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
+    let unreadable = |what: &str| {
+        Fail::Internal(worker::Error::RustError(format!(
+            "reconciliation: Stripe's {what} of {reference} could not be read"
+        )))
+    };
+    let pi = match setup
+        .send(domain(requests::retrieve_payment_intent(
+            &setup.auth(),
+            reference,
+        ))?)
+        .await?
+    {
+        Reply::Ok(body) => {
+            wire::parse_payment_intent(&body).map_err(|e| Fail::Api(e.to_api_error()))?
+        }
+        Reply::Refused(404, _) => return Ok(None),
+        Reply::Refused(..) | Reply::Unknown => return Err(unreadable("payment intent")),
+    };
+    let refunds = match setup
+        .send(domain(requests::list_refunds(&setup.auth(), reference))?)
+        .await?
+    {
+        Reply::Ok(body) => match wire::parse_refunds(&body) {
+            Ok((list, false)) => list,
+            // More than a page of refunds on one payment: not compared in part.
+            Ok((_, true)) => return Err(unreadable("refunds (more than 100)")),
+            Err(e) => return Err(Fail::Api(e.to_api_error())),
+        },
+        Reply::Refused(..) | Reply::Unknown => return Err(unreadable("refunds")),
+    };
+    // Only this PaymentIntent's refunds, whatever else a list sends.
+    let refunds: Vec<_> = refunds
+        .into_iter()
+        .filter(|r| r.payment_intent.as_ref().is_none_or(|p| p.0 == reference))
+        .collect();
+    Ok(Some(events::reconcile_record(&pi, &refunds)))
 }
 
 /// An attempt Stripe never received: the intent waits for a payment method again.

@@ -8,6 +8,7 @@ use shared::api::{NewPaymentIntent, NextAction, RefundStatus};
 use shared::error::ApiError;
 use shared::intent::{CaptureMethod, IntentEvent, IntentStatus, Provider, ProviderEvent};
 use shared::money::Money;
+use shared::reconcile::Theirs;
 use shared::worldpay::requests::{self, ReturnUrls};
 use shared::worldpay::wire::{self, PaymentStatus};
 use shared::worldpay::{events, Auth, HttpRequest};
@@ -190,6 +191,22 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
     } else {
         Outcome::Done(after)
     })
+}
+
+/// Worldpay's record of the payment for reconciliation, from its status.
+pub async fn reconcile_record(
+    ctx: &Ctx,
+    merchant_id: &str,
+    intent: &Intent,
+    payment_id: &str,
+) -> ApiResult<Option<Theirs>> {
+    let setup = WorldpaySetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
+    let status = setup.status(payment_id).await?;
+    if !status.belongs_to(intent.id()) {
+        // Worldpay's payment names another transaction: ours is not there.
+        return Ok(None);
+    }
+    Ok(Some(events::reconcile_record(payment_id, &status)))
 }
 
 /// Worldpay replays an idempotent request's answer for 24 h; a refund whose answer

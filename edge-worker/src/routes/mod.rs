@@ -11,6 +11,7 @@ pub mod invoices;
 pub mod merchants;
 pub mod platform_billing;
 pub mod providers;
+pub mod reconciliations;
 pub mod refunds;
 pub mod setup_intents;
 pub mod subscriptions;

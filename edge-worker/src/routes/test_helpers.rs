@@ -1,6 +1,7 @@
 //! `/v1/test_helpers`: test mode only. `advance_clock` moves the merchant object's
 //! clock ahead and runs everything that falls due by then (webhook retries, an
-//! endpoint secret's overlap, the platform's monthly bill), so tests see days pass in a second without sleeping.
+//! endpoint secret's overlap, the platform's monthly bill, the daily reconciliation),
+//! so tests see days pass in a second without sleeping.
 
 use serde::Deserialize;
 use shared::error::ApiError;
@@ -38,9 +39,11 @@ pub async fn advance_clock(req: Request, rc: RouteContext<Object>) -> Result<Res
             ));
         }
         call.ctx.store.advance_clock(input.seconds)?;
-        // What the alarm would run by then: the platform's monthly bill included.
+        // What the alarm would run by then: the platform's monthly bill and the
+        // reconciliation of the days that ended included.
         let m = call.merchant()?.clone();
         crate::billing::bill_platform(&call.ctx, &m).await?;
+        crate::reconcile::run_due(&call.ctx, &m).await?;
         outbox::deliver_due(&call.ctx).await?;
         let clock = call.ctx.store.clock_now(call.ctx.now)?;
         Reply::json(

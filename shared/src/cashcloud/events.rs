@@ -161,6 +161,26 @@ pub fn to_events(state: CashcloudState, our: &IntentState, at: i64) -> Vec<Provi
         .collect()
 }
 
+/// Cashcloud's record of a wallet payment for reconciliation: its amount once
+/// completed (or refunded since), and the refunded total where Cashcloud reports it
+/// (elsewhere refunds are not compared). Cashcloud holds nothing to capture later.
+pub fn reconcile_record(hash: &str, tx: &Transaction) -> crate::reconcile::Theirs {
+    let captured = match tx.state {
+        CashcloudState::Completed | CashcloudState::Refunded => tx.amount.unwrap_or(0),
+        _ => 0,
+    };
+    crate::reconcile::Theirs {
+        reference: hash.to_owned(),
+        currency: match tx.currency_id {
+            Some(id) if id != i64::from(CURRENCY_ID_EUR) => None,
+            _ => Some(Currency::EUR),
+        },
+        capturable: Some(0),
+        captured,
+        refunded: tx.refunded_amount,
+    }
+}
+
 fn failed(f: Failure) -> Vec<IntentEvent> {
     vec![IntentEvent::Failed {
         reason: f.reason().to_owned(),

@@ -17,7 +17,7 @@ use crate::money::{AmountError, Currency, Money};
 use super::requests::OUR_INTENT_ID;
 use super::wire::{
     metadata_str, parse_json, DeclineReason, Expandable, ParseError, StripeCharge,
-    StripeIntentStatus, StripePaymentIntent, StripeRefund, PROVIDER,
+    StripeIntentStatus, StripePaymentIntent, StripeRefund, StripeRefundStatus, PROVIDER,
 };
 
 /// Why a Stripe object cannot be read as this intent's.
@@ -245,6 +245,28 @@ struct EventData {
 
 /// Parses an event body. A known type with an unreadable object is an error; an
 /// unknown type is [`StripeEventKind::Unhandled`] whatever its object.
+/// Stripe's record of a PaymentIntent for reconciliation: what it holds now, and the
+/// refunds that succeeded (counted from the refunds themselves, not the charge's
+/// `amount_refunded`, which counts a partial capture's release too).
+pub fn reconcile_record(
+    pi: &StripePaymentIntent,
+    refunds: &[StripeRefund],
+) -> crate::reconcile::Theirs {
+    crate::reconcile::Theirs {
+        reference: pi.id.clone(),
+        currency: pi.currency.to_ascii_uppercase().parse::<Currency>().ok(),
+        capturable: pi.amount_capturable,
+        captured: pi.amount_received.unwrap_or(0),
+        refunded: Some(
+            refunds
+                .iter()
+                .filter(|r| r.status == StripeRefundStatus::Succeeded)
+                .map(|r| r.amount)
+                .sum(),
+        ),
+    }
+}
+
 pub fn parse_event(body: &[u8]) -> Result<StripeEvent, ParseError> {
     let env: EventEnvelope = parse_json(body, "event")?;
     let object = env.data.map(|d| d.object).unwrap_or(Value::Null);

@@ -278,6 +278,19 @@ pub fn retrieve_payment_intent(
     ))
 }
 
+/// `GET /v1/refunds?payment_intent=…&limit=100`: a PaymentIntent's refunds.
+pub fn list_refunds(auth: &Auth, stripe_intent_id: &str) -> Result<HttpRequest, BuildError> {
+    check_id("pi_", stripe_intent_id)?;
+    let mut query = Form::new();
+    query
+        .push("payment_intent", stripe_intent_id)
+        .push("limit", "100");
+    Ok(HttpRequest::get(
+        format!("/v1/refunds?{}", query.encode()),
+        base_headers(auth),
+    ))
+}
+
 /// `POST /v1/refunds`. Keyed by our refund id: two partial refunds of the same
 /// amount are two refunds, a resend of one is not. For a Connect destination charge
 /// (`destination`), `reverse_transfer=true`: the connected account pays its share

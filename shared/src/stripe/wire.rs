@@ -234,6 +234,18 @@ pub fn parse_refund(body: &[u8]) -> Result<StripeRefund, ParseError> {
     parse_json(body, "refund")
 }
 
+/// `GET /v1/refunds?payment_intent=…`: one page, and whether more follow.
+pub fn parse_refunds(body: &[u8]) -> Result<(Vec<StripeRefund>, bool), ParseError> {
+    #[derive(Deserialize)]
+    struct Page {
+        data: Vec<StripeRefund>,
+        #[serde(default)]
+        has_more: bool,
+    }
+    let page: Page = parse_json(body, "refund list")?;
+    Ok((page.data, page.has_more))
+}
+
 /// A SetupIntent's `status`; unknown values parse as `Unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -76,6 +76,37 @@ fn wire_money(v: &WireValue, expected: Currency) -> Result<Money, MappingError> 
     to_money(v.amount, &v.currency, expected)
 }
 
+/// Worldpay's record of a payment for reconciliation, from its status: the
+/// reservation while it is only authorised, what was sent for settlement (all of it
+/// unless `settledValue` says less), and the refunds Worldpay made.
+pub fn reconcile_record(payment_id: &str, status: &PaymentStatus) -> crate::reconcile::Theirs {
+    let settled = status
+        .settled_value
+        .as_ref()
+        .map_or(status.value.amount, |v| v.amount);
+    let (capturable, captured) = match &status.last_event {
+        WorldpayEvent::Authorized => (status.value.amount, 0),
+        WorldpayEvent::SentForSettlement
+        | WorldpayEvent::Settled
+        | WorldpayEvent::SentForRefund
+        | WorldpayEvent::Refunded
+        | WorldpayEvent::RefundFailed => (0, settled),
+        WorldpayEvent::Refused
+        | WorldpayEvent::Error
+        | WorldpayEvent::Cancelled
+        | WorldpayEvent::Expired
+        | WorldpayEvent::SettlementFailed
+        | WorldpayEvent::Unknown(_) => (0, 0),
+    };
+    crate::reconcile::Theirs {
+        reference: payment_id.to_owned(),
+        currency: status.value.currency.parse::<Currency>().ok(),
+        capturable: Some(capturable),
+        captured,
+        refunded: Some(status.refunded_value.as_ref().map_or(0, |v| v.amount)),
+    }
+}
+
 /// A status reply's meaning for our intent, as events at time `at` (when the
 /// Worker read it). Check [`PaymentStatus::belongs_to`] first.
 pub fn to_events(
