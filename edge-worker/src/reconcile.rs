@@ -102,6 +102,13 @@ pub async fn run(
                     continue;
                 }
             };
+            // Other requests run while the provider is asked: a payment that moved
+            // meanwhile is compared at the next run, not against an older answer.
+            let now = ctx.store.intent(&id)?;
+            if now.balances != intent.balances || now.row.status != intent.row.status {
+                waiting += 1;
+                continue;
+            }
             let book = books
                 .iter_mut()
                 .find(|b| b.0 == provider)

@@ -7,10 +7,11 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use shared::http::Outcome;
+use shared::stripe::events::reconcile_record;
 use shared::stripe::wire::{
     classify, error_to_api_error, parse_account, parse_account_link, parse_customer, parse_error,
-    parse_payment_intent, parse_payment_methods, parse_refund, parse_setup_intent, Expandable,
-    StripeIntentStatus,
+    parse_payment_intent, parse_payment_methods, parse_refund, parse_refunds, parse_setup_intent,
+    Expandable, StripeIntentStatus, StripeRefundStatus,
 };
 
 /// Every string and key in a JSON document.
@@ -102,6 +103,33 @@ fuzz_target!(|data: &[u8]| {
                 .as_str()
                 .or_else(|| v["payment_intent"]["id"].as_str());
             assert_eq!(id, Some(p.0.as_str()));
+        }
+    }
+
+    // A refund list (reconciliation): every refund as `parse_refund` reads it alone; the
+    // reconciled refund total is the succeeded ones' sum, less a partial capture's
+    // release, and never depends on the list's order.
+    if let (Ok((list, more)), Some(v)) = (parse_refunds(data), &plain) {
+        let items = v["data"].as_array().expect("a list has data");
+        assert_eq!(items.len(), list.len());
+        assert_eq!(v["has_more"].as_bool().unwrap_or(false), more);
+        for (r, x) in list.iter().zip(items) {
+            assert_eq!(x["id"].as_str(), Some(r.id.as_str()));
+            assert_eq!(int(x, "amount"), Some(r.amount));
+        }
+        if let Ok(pi) =
+            parse_payment_intent(br#"{"id":"pi_1","status":"succeeded","currency":"chf"}"#)
+        {
+            let a = reconcile_record(&pi, &list);
+            let mut rev = list.clone();
+            rev.reverse();
+            assert_eq!(a, reconcile_record(&pi, &rev));
+            let succeeded: i64 = list
+                .iter()
+                .filter(|r| r.status == StripeRefundStatus::Succeeded)
+                .map(|r| r.amount)
+                .fold(0i64, i64::saturating_add);
+            assert_eq!(a.refunded, Some(succeeded));
         }
     }
 

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID, createHmac } from 'node:crypto';
-import { api, newMerchant, STRIPE_TEST_ACCOUNT, paymentMethod, stripe, stripeMerchant, useWorker, PROXY, STATE_DIR, WORKER, WORKER_LOG } from './lib.mjs';
+import { api, errorOf, newMerchant, STRIPE_TEST_ACCOUNT, paymentMethod, stripe, stripeMerchant, useWorker, PROXY, STATE_DIR, WORKER, WORKER_LOG } from './lib.mjs';
 import { intent, confirm as stripeConfirm, read, recorded, lastSeq } from './payments.mjs';
 import { startWorker, workerVars } from '../tools/stack.mjs';
 
@@ -65,6 +65,9 @@ async function clearAll() {
   await Promise.all([json(`${PROXY}/_recorder/faults`, 'DELETE'), wp('DELETE', 'faults'), cc('DELETE', 'faults')]);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Every merchant the fault cases pay with: reconciled at the end (nothing may differ). */
+const merchants = [];
+const tracked = (m) => { merchants.push(m); return m; };
 const cents = (s) => Math.round(Number(s) * 100);
 
 /** Reads the intent (a read asks the provider about what is open) until `done` or 20 s. */
@@ -213,7 +216,7 @@ const STRIPE_OPS = {
 for (const [op, run] of Object.entries(STRIPE_OPS)) {
   for (const [name, f] of Object.entries(STRIPE_FAULTS)) {
     caseTest(`Stripe ${op} × ${name}: our intent and ledger end equal to Stripe's, one payment, no double refund`, async () => {
-      try { await run(await stripeMerchant(), f); } finally { await clearAll(); }
+      try { await run(tracked(await stripeMerchant()), f); } finally { await clearAll(); }
     });
   }
 }
@@ -240,7 +243,7 @@ async function worldpayMerchant() {
   });
   assert.equal(r.status, 200, r.text);
   await api('PATCH', '/v1/merchants/me', { key: m.secret_key, body: { allowed_origins: ['https://shop.example'] } });
-  return Object.assign(m, { account });
+  return tracked(Object.assign(m, { account }));
 }
 const wpConfirm = (m, pi) => api('POST', `/v1/payment_intents/${pi.id}/confirm`, {
   key: m.publishable_key, body: { client_secret: pi.client_secret, return_url: 'https://shop.example/return' },
@@ -358,7 +361,7 @@ async function cashcloudMerchant() {
     key: m.secret_key, body: { username: account.username, password: account.password, api_password: account.apiPassword, plan: 'corporate_plus' },
   });
   assert.equal(r.status, 200, r.text);
-  return m;
+  return tracked(m);
 }
 const ccConfirm = (m, pi) => api('POST', `/v1/payment_intents/${pi.id}/confirm`, {
   key: m.publishable_key, body: { client_secret: pi.client_secret, cashcloud_username: 'alice@example.com' },
@@ -469,7 +472,7 @@ const HOURS = 3600 * 1000;
 const post = (url, headers, body) => fetch(url, { method: 'POST', headers, body });
 
 caseTest('Stripe webhooks × delayed by hours, duplicated, reordered: applied once, never backwards, ours = Stripe', async () => {
-  const m = await stripeMerchant();
+  const m = tracked(await stripeMerchant());
   const since = await lastSeq();
   const pi = await stripeHeld(m, '33.00');
   const ref = (await read(m, pi)).json.provider_reference;
@@ -542,4 +545,97 @@ caseTest('Cashcloud callbacks × delayed by hours, duplicated, reordered: a stal
   assert.equal(older.response_status, 200);
   assert.equal((await read(m, pi)).text, before, 'nothing moved');
   await checkCashcloud(m, pi, 'succeeded');
+});
+
+// --- Reconciliation -------------------------------------------------------------------------
+// The merchant object compares its ledger with each provider's record of the payments a
+// day touched (edge-worker/src/reconcile.rs). Differences planted behind our back must be
+// found, and, after every fault case above, nothing may differ.
+const reconcile = (m, body = {}, key = m.secret_key) => api('POST', '/v1/reconciliations', { key, body });
+const utcDay = (ms = Date.now()) => new Date(ms).toISOString().slice(0, 10);
+
+caseTest('reconciliation finds what changed behind our back, as events the merchant and the admin read; bad input changes nothing', async () => {
+  // Stripe: 247.35 captured of 300.00, 20.00 refunded through us, 5.00 more at Stripe's dashboard.
+  const m = await stripeMerchant();
+  const pi = await stripeHeld(m, '300.00');
+  assert.equal((await api('POST', `/v1/payment_intents/${pi.id}/capture`, { key: m.secret_key, body: { amount: '247.35' } })).status, 200);
+  const ours20 = await api('POST', '/v1/refunds', { key: m.secret_key, body: { payment_intent: pi.id, amount: '20.00' }, idem: randomUUID() });
+  assert.equal(ours20.json?.status, 'succeeded', ours20.text);
+  const clean = await reconcile(m);
+  assert.equal(clean.status, 200, clean.text);
+  assert.deepEqual(clean.json.mismatches, [], clean.text);
+  assert.equal(clean.json.checked, 1);
+  const ref = (await read(m, pi)).json.provider_reference;
+  const behind = await stripe('POST', '/v1/refunds', { payment_intent: ref, amount: '500' });
+  assert.equal(behind.status, 'succeeded', JSON.stringify(behind));
+  const found = await reconcile(m);
+  assert.equal(found.status, 200, found.text);
+  assert.equal(found.json.day, utcDay());
+  assert.deepEqual(found.json.mismatches, [{
+    object: 'reconciliation.mismatch', reconciliation: found.json.id, provider: 'stripe', kind: 'amount_differs',
+    payment_intent: pi.id, provider_reference: ref, field: 'refunded', currency: 'CHF', ours: '20.00', theirs: '25.00',
+  }]);
+  // Nothing was repaired: our books still say 20.00, for a person to decide.
+  assert.equal((await read(m, pi)).json.amount_refunded, '20.00');
+  const events = await api('GET', '/v1/events?type=reconciliation.mismatch', { key: m.secret_key });
+  assert.equal(events.status, 200, events.text);
+  assert.equal(events.json.data.length, 1, events.text);
+  assert.deepEqual(events.json.data[0].data.object, found.json.mismatches[0]);
+  const one = await api('GET', `/v1/reconciliations/${found.json.id}`, { key: m.secret_key });
+  assert.deepEqual(one.json, found.json);
+  const admin = await api('GET', `/v1/merchants/${m.id}/reconciliations`, { key: process.env.ADMIN_TOKEN });
+  assert.equal(admin.status, 200, admin.text);
+  assert.deepEqual(admin.json.data.map((r) => r.id), [found.json.id, clean.json.id]);
+
+  // Worldpay: a reservation settled at Worldpay without telling us (its notification lost).
+  const w = await worldpayMerchant();
+  merchants.pop(); // differs on purpose: not one of the clean merchants
+  const wpi = await wpReserved(w, '64.00');
+  const wref = (await read(w, wpi)).json.provider_reference;
+  await wp('POST', 'merchants', { ...w.account, notificationUrl: 'http://127.0.0.1:9/' });
+  const basic = `Basic ${Buffer.from(`${w.account.username}:${w.account.password}`).toString('base64')}`;
+  const settle = await fetch(`${WP}/api/payments/${wref}/settlements`, { method: 'POST', headers: { authorization: basic, 'wp-api-version': '2024-06-01' } });
+  assert.ok([200, 202].includes(settle.status), await settle.text());
+  const wfound = await reconcile(w);
+  assert.deepEqual(wfound.json.mismatches.map((x) => [x.kind, x.field, x.ours, x.theirs]),
+    [['amount_differs', 'capturable', '64.00', '0.00'], ['amount_differs', 'captured', '0.00', '64.00']], wfound.text);
+
+  // Bad input: refused in the error shape, no run kept.
+  for (const [body, key, status] of [
+    [{ day: '2026-13-01' }, m.secret_key, 400], [{ day: utcDay(Date.now() + 2 * 86400e3) }, m.secret_key, 400],
+    [{ days: utcDay() }, m.secret_key, 400], ['{"day":', m.secret_key, 400], [{}, m.publishable_key, 403],
+  ]) {
+    const r = await reconcile(m, body, key);
+    errorOf(assert, r, status);
+  }
+  assert.equal((await api('GET', `/v1/reconciliations/${found.json.id}`, { key: w.secret_key })).status, 404, "another merchant's run");
+  assert.equal((await api('GET', '/v1/reconciliations', { key: m.secret_key })).json.data.length, 2, 'no run kept for bad input');
+
+  // The daily run: the object's alarm reconciles each day an hour after it ends (the
+  // test clock stands in for the night), once per day.
+  const adv = await api('POST', '/v1/test_helpers/advance_clock', { key: m.secret_key, body: { seconds: 26 * 3600 } });
+  assert.equal(adv.status, 200, adv.text);
+  const runs = (await api('GET', '/v1/reconciliations?limit=100', { key: m.secret_key })).json.data;
+  const daily = runs.filter((r) => r.day === utcDay() && ![clean.json.id, found.json.id].includes(r.id));
+  assert.equal(daily.length, 1, JSON.stringify(runs));
+  assert.deepEqual(daily[0].mismatches.map((x) => [x.payment_intent, x.field, x.ours, x.theirs]), [[pi.id, 'refunded', '20.00', '25.00']]);
+  await api('POST', '/v1/test_helpers/advance_clock', { key: m.secret_key, body: { seconds: 3600 } });
+  const again = (await api('GET', '/v1/reconciliations?limit=100', { key: m.secret_key })).json.data;
+  assert.equal(again.filter((r) => r.day === utcDay()).length, 3, 'no second daily run of the same day');
+});
+
+caseTest('afterwards, a reconciliation of every merchant of the fault cases finds nothing: ledger = the providers\' records', async () => {
+  assert.ok(merchants.length > 0);
+  let checked = 0;
+  let inFlight = 0;
+  for (const m of merchants) {
+    const r = await reconcile(m);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.unreadable, [], `${m.id}: ${r.text}`);
+    assert.deepEqual(r.json.mismatches, [], `${m.id}: ${r.text}`);
+    checked += r.json.checked;
+    inFlight += r.json.in_flight;
+  }
+  console.log(`# reconciliation after the fault cases: ${merchants.length} merchants, ${checked} payments compared, ${inFlight} still in flight, 0 mismatches`);
+  assert.ok(checked >= merchants.length, `${checked} payments compared`);
 });

@@ -21,6 +21,7 @@ const money = (c) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}
  */
 export async function runLoad(env, { customers, raceRefunds = 20, log = () => {} }) {
   const run = randomUUID().slice(0, 8);
+  const startDay = new Date().toISOString().slice(0, 10);
   const samples = {}; // operation → latencies (ms)
   let requests = 0;
   let retries = 0;
@@ -255,6 +256,21 @@ export async function runLoad(env, { customers, raceRefunds = 20, log = () => {}
     }
   }
   const books = await reconcile(env, { call, ok, standin, expected, stripeM, wpM, ccM, wpAccount, ccAccount });
+  // And the Worker's own reconciliation (what its alarm runs daily): every payment of the
+  // run's day(s) beside the provider's record of it, differences named one by one.
+  const reconciliation = {};
+  const days = [...new Set([startDay, new Date().toISOString().slice(0, 10)])];
+  for (const [provider, m] of [['stripe', stripeM], ['worldpay', wpM], ['cashcloud', ccM]]) {
+    const sum = { checked: 0, in_flight: 0, mismatches: [], unreadable: [] };
+    for (const day of days) {
+      const run = ok(await call('reconcile', 'POST', '/v1/reconciliations', { key: m.secret_key, body: { day } }), 'reconciliation');
+      sum.checked += run.checked;
+      sum.in_flight += run.in_flight;
+      sum.mismatches.push(...run.mismatches);
+      sum.unreadable.push(...run.unreadable);
+    }
+    reconciliation[provider] = sum;
+  }
   const figure = (op) => {
     const s = (samples[op] ?? []).slice().sort((a, b) => a - b);
     return { n: s.length, p50_ms: percentile(s, 50), p99_ms: percentile(s, 99) };
@@ -268,6 +284,7 @@ export async function runLoad(env, { customers, raceRefunds = 20, log = () => {}
     customer_p50_ms: percentile(durations, 50), customer_p99_ms: percentile(durations, 99),
     ops: Object.fromEntries(Object.keys(samples).sort().map((op) => [op, figure(op)])),
     books,
+    reconciliation,
   };
 }
 
@@ -362,6 +379,9 @@ export function report(r) {
       + `refunded: ledger ${eur(b.ledger_refunded)} = intents ${eur(b.intents_refunded)} = ${p} ${eur(b.provider_refunded)} (expected ${eur(b.expected_refunded)}); `
       + `${b.provider_payments} payments at ${p} for ${b.intents} intents, ${b.duplicated} duplicated`);
   }
+  for (const [p, x] of Object.entries(r.reconciliation)) {
+    lines.push(`${p.padEnd(9)} reconciliation: ${x.checked} payments compared, ${x.in_flight} in flight, ${x.mismatches.length} mismatches${x.unreadable.length ? `, unreadable: ${x.unreadable}` : ''}`);
+  }
   return lines.join('\n');
 }
 
@@ -378,6 +398,12 @@ export function problems(r) {
     if (b.duplicated !== 0) out.push(`${p}: ${b.duplicated} payments duplicated at the provider`);
     if (b.provider_payments !== b.intents) out.push(`${p}: ${b.provider_payments} payments at the provider for ${b.intents} intents`);
     if (b.unexpected_intents.length) out.push(`${p}: intents nobody made: ${b.unexpected_intents}`);
+  }
+  for (const [p, x] of Object.entries(r.reconciliation)) {
+    if (x.mismatches.length) out.push(`${p} reconciliation: ${JSON.stringify(x.mismatches)}`);
+    if (x.unreadable.length) out.push(`${p} reconciliation could not read ${x.unreadable}`);
+    if (x.in_flight) out.push(`${p} reconciliation: ${x.in_flight} payments still in flight`);
+    if (x.checked !== r.books[p].intents) out.push(`${p} reconciliation compared ${x.checked} of ${r.books[p].intents} intents`);
   }
   return out;
 }

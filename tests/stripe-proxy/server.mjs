@@ -10,7 +10,8 @@
 //     the Worker sent, Connect fields and `Stripe-Account` included;
 //   - strips those Connect fields / header before forwarding, and puts the fields back into
 //     PaymentIntent answers so the Worker sees Stripe-shaped JSON;
-//   - `amount_received` / `amount_capturable` on PaymentIntents, which localstripe leaves
+//   - `amount_received` / `amount_capturable` on PaymentIntents (and `amount_captured` on
+//     their latest charge), which localstripe leaves
 //     out (after a partial capture it books the released rest as a refund instead);
 //   - Stripe's fee on an expanded balance transaction (localstripe books fee 0);
 //   - Stripe's idempotency (replay for 24 h, 400 on a changed body, 409 while in flight);
@@ -297,6 +298,11 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
       saved.attached = await attach(idOf(obj.payment_method), saved.customer, ctx.auth);
     }
     const out = { ...obj, ...amounts(obj, captured.get(obj.id)), ...withFee(obj, captured.get(obj.id)), ...(connectById.get(obj.id) ?? {}) };
+    // Stripe's charge says what it captured (`amount_captured`); localstripe's does not.
+    const charge = out.latest_charge;
+    if (charge && typeof charge === 'object' && typeof charge.amount === 'number' && !('amount_captured' in charge)) {
+      out.latest_charge = { ...charge, amount_captured: charge.captured ? (captured.get(obj.id) ?? charge.amount) : 0 };
+    }
     if (saved) out.setup_future_usage = saved.value;
     const failed = authRequired.get(obj.id);
     if (failed && obj.status === 'requires_payment_method') Object.assign(out, { last_payment_error: failed, payment_method: null });

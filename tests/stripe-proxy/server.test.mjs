@@ -366,13 +366,15 @@ describe('stripe proxy', () => {
   });
 });
 
-it('adds the amounts localstripe leaves out: capturable while held, received after a (partial) capture', async () => {
+it('adds the amounts localstripe leaves out: capturable while held, received and the charge\'s captured after a (partial) capture', async () => {
   const states = { create: 'requires_capture', capture: 'succeeded' };
   const up = http.createServer(async (req, res) => {
     for await (const _ of req);
     const status = req.url.endsWith('/capture') ? states.capture : states.create;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ object: 'payment_intent', id: 'pi_9', amount: 30000, status }));
+    const captured = status === 'succeeded';
+    const latest_charge = { id: 'ch_9', object: 'charge', amount: 30000, captured };
+    res.end(JSON.stringify({ object: 'payment_intent', id: 'pi_9', amount: 30000, status, latest_charge }));
   });
   await new Promise((r) => up.listen(0, '127.0.0.1', r));
   const proxy = await startStripeProxy({ upstream: `http://127.0.0.1:${up.address().port}` });
@@ -380,9 +382,12 @@ it('adds the amounts localstripe leaves out: capturable while held, received aft
     const held = await post(proxy.url, '/v1/payment_intents', 'amount=30000&currency=chf');
     assert.equal(held.json.amount_capturable, 30000);
     assert.equal(held.json.amount_received, 0);
+    assert.equal(held.json.latest_charge.amount_captured, 0);
     const cap = await post(proxy.url, '/v1/payment_intents/pi_9/capture', 'amount_to_capture=24735');
     assert.equal(cap.json.amount_received, 24735);
     assert.equal(cap.json.amount_capturable, 0);
+    // The charge says what was captured, as Stripe's does (reconciliation reads it).
+    assert.equal(cap.json.latest_charge.amount_captured, 24735);
   } finally {
     await proxy.close();
     await new Promise((r) => up.close(r));

@@ -246,24 +246,30 @@ struct EventData {
 /// Parses an event body. A known type with an unreadable object is an error; an
 /// unknown type is [`StripeEventKind::Unhandled`] whatever its object.
 /// Stripe's record of a PaymentIntent for reconciliation: what it holds now, and the
-/// refunds that succeeded (counted from the refunds themselves, not the charge's
-/// `amount_refunded`, which counts a partial capture's release too).
+/// refunds that succeeded. A partial capture releases the rest of the charge, and
+/// Stripe books that release with the refunds (in the charge's `amount_refunded`, and
+/// localstripe as a refund object): it is not a refund, so it is taken off.
 pub fn reconcile_record(
     pi: &StripePaymentIntent,
     refunds: &[StripeRefund],
 ) -> crate::reconcile::Theirs {
+    let released = latest_charge(pi)
+        .and_then(|c| match (c.amount, c.amount_captured) {
+            (Some(a), Some(cap)) if cap > 0 && cap < a => Some(a.saturating_sub(cap)),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|r| r.status == StripeRefundStatus::Succeeded)
+        .map(|r| r.amount)
+        .fold(0i64, i64::saturating_add);
     crate::reconcile::Theirs {
         reference: pi.id.clone(),
         currency: pi.currency.to_ascii_uppercase().parse::<Currency>().ok(),
         capturable: pi.amount_capturable,
         captured: pi.amount_received.unwrap_or(0),
-        refunded: Some(
-            refunds
-                .iter()
-                .filter(|r| r.status == StripeRefundStatus::Succeeded)
-                .map(|r| r.amount)
-                .sum(),
-        ),
+        refunded: Some(refunded.saturating_sub(released)),
     }
 }
 
