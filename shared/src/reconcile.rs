@@ -127,9 +127,13 @@ pub fn compare(ours: &[Ours], theirs: &[Theirs]) -> Vec<Difference> {
     }
     for t in theirs {
         // Amounts as a provider sent them: any i64, so no sum that could overflow.
-        let holds = [t.capturable.unwrap_or(0), t.captured, t.refunded.unwrap_or(0)]
-            .iter()
-            .any(|a| *a != 0);
+        let holds = [
+            t.capturable.unwrap_or(0),
+            t.captured,
+            t.refunded.unwrap_or(0),
+        ]
+        .iter()
+        .any(|a| *a != 0);
         if holds && !known.contains(t.reference.as_str()) {
             out.push(Difference {
                 kind: Kind::UnknownToUs,

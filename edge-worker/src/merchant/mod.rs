@@ -133,6 +133,35 @@ pub fn merchant_stub(env: &Env, merchant_id: &str) -> Result<worker::Stub> {
     env.durable_object("MERCHANT")?.get_by_name(merchant_id)
 }
 
+/// The admin's call (in the platform's object) on one merchant: the id must be a
+/// registered merchant (else 404, `param: id`), and the merchant's object answers on an
+/// internal path, which is never routed from outside. Its 200 body, as text.
+pub async fn admin_forward(
+    ctx: &Ctx,
+    merchant_id: &str,
+    method: worker::Method,
+    path: &str,
+    body: Option<String>,
+) -> crate::http::ApiResult<String> {
+    if !shared::keys::is_id("acct_", merchant_id) || !ctx.store.is_registered(merchant_id)? {
+        return Err(shared::error::ApiError::not_found("merchant")
+            .with_param("id")
+            .into());
+    }
+    let mut init = worker::RequestInit::new();
+    init.with_method(method).with_body(body.map(Into::into));
+    let req = Request::new_with_init(&format!("https://merchant{path}"), &init)?;
+    let mut resp = merchant_stub(&ctx.env, merchant_id)?
+        .fetch_with_request(req)
+        .await?;
+    if resp.status_code() != 200 {
+        return Err(crate::http::Fail::Internal(worker::Error::RustError(
+            format!("merchant object {path}: {}", resp.status_code()),
+        )));
+    }
+    Ok(resp.text().await?)
+}
+
 pub fn platform_stub(env: &Env) -> Result<worker::Stub> {
     env.durable_object("PLATFORM")?.get_by_name("platform")
 }

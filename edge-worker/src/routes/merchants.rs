@@ -10,7 +10,7 @@ use crate::call::{kind_str, serve, Call, Need, KEY_HASH_LABEL};
 use crate::ctx::{random, Ctx};
 use crate::http::{ApiResult, Fail, Reply};
 use crate::merchant::store::Merchant;
-use crate::merchant::Object;
+use crate::merchant::{admin_forward, Object};
 
 /// `GET /v1/merchants/me`: the contract's view of a merchant (no key material), as
 /// seen in `livemode` (the caller key's mode; for the admin, whether the merchant
@@ -154,25 +154,10 @@ pub async fn admin_update(req: Request, rc: RouteContext<Object>) -> Result<Resp
         let input: api::AdminUpdateMerchant = call.json()?;
         let fee = input.validate()?;
         let id = call.param("id").to_owned();
-        if !shared::keys::is_id("acct_", &id) || !call.ctx.store.is_registered(&id)? {
-            return Err(shared::error::ApiError::not_found("merchant")
-                .with_param("id")
-                .into());
-        }
         let body = serde_json::json!({ "platform_fee": fee.map(|f| f.to_string()) }).to_string();
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let req = Request::new_with_init(&format!("https://merchant{PLATFORM_FEE_PATH}"), &init)?;
-        let mut resp = crate::merchant::merchant_stub(&call.ctx.env, &id)?
-            .fetch_with_request(req)
-            .await?;
-        if resp.status_code() != 200 {
-            return Err(Fail::Internal(worker::Error::RustError(format!(
-                "merchant object platform fee: {}",
-                resp.status_code()
-            ))));
-        }
-        Ok(Reply::json_text(200, resp.text().await?))
+        let merchant =
+            admin_forward(&call.ctx, &id, Method::Post, PLATFORM_FEE_PATH, Some(body)).await?;
+        Ok(Reply::json_text(200, merchant))
     })
     .await
 }
@@ -213,11 +198,6 @@ pub async fn live_keys(req: Request, rc: RouteContext<Object>) -> Result<Respons
             .into());
         }
         let id = call.param("id").to_owned();
-        if !shared::keys::is_id("acct_", &id) || !call.ctx.store.is_registered(&id)? {
-            return Err(shared::error::ApiError::not_found("merchant")
-                .with_param("id")
-                .into());
-        }
         let secret = generate_api_key(KeyKind::Secret, Mode::Live, &id, &random());
         let publishable = generate_api_key(KeyKind::Publishable, Mode::Live, &id, &random());
         let rows = vec![
@@ -226,18 +206,7 @@ pub async fn live_keys(req: Request, rc: RouteContext<Object>) -> Result<Respons
         ];
         let body =
             serde_json::to_string(&rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let req = Request::new_with_init(&format!("https://merchant{LIVE_KEYS_PATH}"), &init)?;
-        let resp = crate::merchant::merchant_stub(&call.ctx.env, &id)?
-            .fetch_with_request(req)
-            .await?;
-        if resp.status_code() != 200 {
-            return Err(Fail::Internal(worker::Error::RustError(format!(
-                "merchant object live keys: {}",
-                resp.status_code()
-            ))));
-        }
+        admin_forward(&call.ctx, &id, Method::Post, LIVE_KEYS_PATH, Some(body)).await?;
         call.ctx.store.mark_live(&id)?;
         Reply::json(
             200,

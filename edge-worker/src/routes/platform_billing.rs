@@ -5,12 +5,12 @@
 use shared::api::List;
 use shared::billing::PlatformBilling;
 use shared::error::ApiError;
-use worker::{Method, Request, RequestInit, Response, Result, RouteContext};
+use worker::{Method, Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Need};
 use crate::ctx::Ctx;
 use crate::http::{ApiResult, Fail, Reply};
-use crate::merchant::Object;
+use crate::merchant::{admin_forward, Object};
 use crate::providers::stripe::Billing;
 
 /// Internal path: the platform's object asks the merchant's for its invoices.
@@ -63,22 +63,8 @@ pub async fn internal_list(_req: Request, rc: RouteContext<Object>) -> Result<Re
 pub async fn admin_list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Admin, |call| async move {
         let id = call.param("id").to_owned();
-        if !shared::keys::is_id("acct_", &id) || !call.ctx.store.is_registered(&id)? {
-            return Err(ApiError::not_found("merchant").with_param("id").into());
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get);
-        let req = Request::new_with_init(&format!("https://merchant{INVOICES_PATH}"), &init)?;
-        let mut resp = crate::merchant::merchant_stub(&call.ctx.env, &id)?
-            .fetch_with_request(req)
-            .await?;
-        if resp.status_code() != 200 {
-            return Err(Fail::Internal(worker::Error::RustError(format!(
-                "merchant object platform invoices: {}",
-                resp.status_code()
-            ))));
-        }
-        Ok(Reply::json_text(200, resp.text().await?))
+        let body = admin_forward(&call.ctx, &id, Method::Get, INVOICES_PATH, None).await?;
+        Ok(Reply::json_text(200, body))
     })
     .await
 }

@@ -7,13 +7,13 @@ use serde::Deserialize;
 use shared::error::ApiError;
 use shared::keys::is_id;
 use shared::reconcile::{day_of, day_start};
-use worker::{Method, Request, RequestInit, Response, Result, RouteContext};
+use worker::{Method, Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Need};
 use crate::ctx::Ctx;
 use crate::http::{Fail, Reply};
 use crate::merchant::store::reconcile::ReconciliationRow;
-use crate::merchant::Object;
+use crate::merchant::{admin_forward, Object};
 
 /// Internal path: the platform's object asks the merchant's for its runs.
 pub const RUNS_PATH: &str = "/_internal/reconciliations";
@@ -109,22 +109,8 @@ pub async fn internal_list(_req: Request, rc: RouteContext<Object>) -> Result<Re
 pub async fn admin_list(req: Request, rc: RouteContext<Object>) -> Result<Response> {
     serve(req, rc, Need::Admin, |call| async move {
         let id = call.param("id").to_owned();
-        if !is_id("acct_", &id) || !call.ctx.store.is_registered(&id)? {
-            return Err(ApiError::not_found("merchant").with_param("id").into());
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get);
-        let req = Request::new_with_init(&format!("https://merchant{RUNS_PATH}"), &init)?;
-        let mut resp = crate::merchant::merchant_stub(&call.ctx.env, &id)?
-            .fetch_with_request(req)
-            .await?;
-        if resp.status_code() != 200 {
-            return Err(Fail::Internal(worker::Error::RustError(format!(
-                "merchant object reconciliations: {}",
-                resp.status_code()
-            ))));
-        }
-        Ok(Reply::json_text(200, resp.text().await?))
+        let body = admin_forward(&call.ctx, &id, Method::Get, RUNS_PATH, None).await?;
+        Ok(Reply::json_text(200, body))
     })
     .await
 }
