@@ -625,6 +625,7 @@ caseTest('reconciliation finds what changed behind our back, as events the merch
 });
 
 caseTest('afterwards, a reconciliation of every merchant of the fault cases finds nothing: ledger = the providers\' records', async () => {
+  if (ONLY && !merchants.length) return; // FAULTS_ONLY chose no fault case
   assert.ok(merchants.length > 0);
   let checked = 0;
   let inFlight = 0;

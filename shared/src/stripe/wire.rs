@@ -242,6 +242,11 @@ pub fn parse_refunds(body: &[u8]) -> Result<(Vec<StripeRefund>, bool), ParseErro
         #[serde(default)]
         has_more: bool,
     }
+    // serde would read a struct from a JSON array too (`[[]]` as an empty page): a list
+    // is an object, or it is not Stripe's.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ParseError::invalid(PROVIDER, "refund list"));
+    }
     let page: Page = parse_json(body, "refund list")?;
     Ok((page.data, page.has_more))
 }
@@ -494,6 +499,23 @@ pub fn metadata_str<'a>(metadata: &'a BTreeMap<String, Value>, key: &str) -> Opt
 
 #[cfg(test)]
 mod tests {
+    /// Found by the stripe_wire fuzz target: `[[]]` was read as an empty refund list.
+    #[test]
+    fn a_refund_list_is_an_object() {
+        for bad in [&b"[[]]"[..], b"[[], true]", b" [ [] ]", b"null"] {
+            assert!(
+                parse_refunds(bad).is_err(),
+                "{:?}",
+                std::str::from_utf8(bad)
+            );
+        }
+        let (list, more) = parse_refunds(
+            br#" {"object":"list","data":[{"id":"re_1","amount":500,"status":"succeeded"}],"has_more":true}"#,
+        )
+        .unwrap();
+        assert_eq!((list.len(), list[0].amount, more), (1, 500, true));
+    }
+
     use super::*;
 
     #[test]

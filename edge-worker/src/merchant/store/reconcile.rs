@@ -6,7 +6,7 @@ use super::Store;
 
 /// The tables, appended to the store's schema.
 pub const SCHEMA: &[&str] = &[
-    // One row per run; `body` is the run as GET returns it. `daily`: the alarm's run
+    // One row per run (newest last in rowid order); `body` is the run as GET returns it. `daily`: the alarm's run
     // of that day (at most one per day and mode), else one a merchant asked for.
     "CREATE TABLE IF NOT EXISTS reconciliations (
        id TEXT PRIMARY KEY, day TEXT NOT NULL, livemode INTEGER NOT NULL,
@@ -125,7 +125,7 @@ impl Store {
         self.all(
             &format!(
                 "SELECT body FROM reconciliations {filter} \
-                 ORDER BY created DESC, id DESC LIMIT ?"
+                 ORDER BY created DESC, rowid DESC LIMIT ?"
             ),
             args,
         )
