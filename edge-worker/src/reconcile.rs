@@ -118,6 +118,26 @@ pub async fn run(
             checked += 1;
         }
     }
+    // What the providers made that day and we do not hold (a second charge for one
+    // order, a payment whose answer never reached us).
+    for (provider, _, theirs) in books.iter_mut() {
+        if unreadable.contains(provider.as_str()) {
+            continue;
+        }
+        let window = (start, start + DAY);
+        match providers::unknown_payments(ctx, &merchant.id, *provider, livemode, window).await {
+            Ok(found) => theirs.extend(found),
+            Err(e) => {
+                let e = e.into_api("RECONCILE", provider.as_str());
+                worker::console_warn!(
+                    "reconcile: {} list unreadable: {}",
+                    provider.as_str(),
+                    e.code
+                );
+                unreadable.insert(provider.as_str());
+            }
+        }
+    }
     let id = shared::keys::new_scoped_id("rec_", &merchant.id, &random());
     let mismatches: Vec<Mismatch> = books
         .iter()

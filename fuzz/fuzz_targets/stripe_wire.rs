@@ -7,11 +7,11 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use shared::http::Outcome;
-use shared::stripe::events::reconcile_record;
+use shared::stripe::events::{reconcile_record, unknown_payments};
 use shared::stripe::wire::{
     classify, error_to_api_error, parse_account, parse_account_link, parse_customer, parse_error,
-    parse_payment_intent, parse_payment_methods, parse_refund, parse_refunds, parse_setup_intent,
-    Expandable, StripeIntentStatus, StripeRefundStatus,
+    parse_payment_intent, parse_payment_intents, parse_payment_methods, parse_refund,
+    parse_refunds, parse_setup_intent, Expandable, StripeIntentStatus, StripeRefundStatus,
 };
 
 /// Every string and key in a JSON document.
@@ -130,6 +130,32 @@ fuzz_target!(|data: &[u8]| {
                 .map(|r| r.amount)
                 .fold(0i64, i64::saturating_add);
             assert_eq!(a.refunded, Some(succeeded));
+        }
+    }
+
+    // A day's PaymentIntent list (reconciliation): each as `parse_payment_intent` reads it
+    // alone; the unknown payments are listed ones, never the one we hold, and only
+    // those naming an intent of the merchant asked about.
+    if let (Ok((list, more)), Some(v)) = (parse_payment_intents(data), &plain) {
+        let items = v["data"].as_array().expect("a list has data");
+        assert_eq!(items.len(), list.len());
+        assert_eq!(v["has_more"].as_bool().unwrap_or(false), more);
+        for (pi, x) in list.iter().zip(items) {
+            assert_eq!(x["id"].as_str(), Some(pi.id.as_str()));
+            assert_eq!(int(x, "amount_received"), pi.amount_received);
+        }
+        let held = list.first().map(|p| p.id.clone());
+        for merchant in ["acct_0000000000000000000001", "acct_"] {
+            let found = unknown_payments(&list, merchant, &|r| Some(r) == held.as_deref());
+            for t in &found {
+                assert!(Some(&t.reference) != held.as_ref());
+                assert!(list.iter().any(|p| p.id == t.reference));
+                let ours = t.payment_intent.as_deref().expect("names our intent");
+                assert_eq!(
+                    shared::keys::scoped_id_merchant("pi_", ours).as_deref(),
+                    Some(merchant)
+                );
+            }
         }
     }
 

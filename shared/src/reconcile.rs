@@ -32,6 +32,9 @@ pub struct Ours {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Theirs {
     pub reference: String,
+    /// Our intent id as the provider recorded it (metadata, transaction reference),
+    /// if it did: names the order of a payment our ledger does not know.
+    pub payment_intent: Option<String>,
     pub currency: Option<Currency>,
     pub capturable: Option<i64>,
     pub captured: i64,
@@ -137,7 +140,7 @@ pub fn compare(ours: &[Ours], theirs: &[Theirs]) -> Vec<Difference> {
         if holds && !known.contains(t.reference.as_str()) {
             out.push(Difference {
                 kind: Kind::UnknownToUs,
-                payment_intent: None,
+                payment_intent: t.payment_intent.clone(),
                 reference: Some(t.reference.clone()),
                 currency: t.currency,
                 field: None,
@@ -263,6 +266,7 @@ mod tests {
     fn mirror(o: &Ours) -> Theirs {
         Theirs {
             reference: o.reference.clone().unwrap(),
+            payment_intent: Some(o.payment_intent.clone()),
             currency: Some(o.currency),
             capturable: Some(o.capturable),
             captured: o.captured,
@@ -335,6 +339,7 @@ mod tests {
             if holds {
                 prop_assert_eq!(d[0].kind, Kind::UnknownToUs);
                 prop_assert_eq!(d[0].reference.as_deref(), o[i].reference.as_deref());
+                prop_assert_eq!(d[0].payment_intent.as_deref(), Some(o[i].payment_intent.as_str()));
             }
         }
     }

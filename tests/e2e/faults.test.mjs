@@ -586,6 +586,20 @@ caseTest('reconciliation finds what changed behind our back, as events the merch
   const admin = await api('GET', `/v1/merchants/${m.id}/reconciliations`, { key: process.env.ADMIN_TOKEN });
   assert.equal(admin.status, 200, admin.text);
   assert.deepEqual(admin.json.data.map((r) => r.id), [found.json.id, clean.json.id]);
+  const mismatchEvents = async () => (await api('GET', '/v1/events?type=reconciliation.mismatch&limit=100', { key: m.secret_key })).json.data.length;
+
+  // A second charge at Stripe for the same order (made outside the Worker, naming our
+  // intent in its metadata as ours do): Stripe's list of the day's PaymentIntents shows it.
+  const second = await stripe('POST', '/v1/payment_intents', {
+    amount: '1500', currency: 'chf', 'metadata[our_intent_id]': pi.id,
+    payment_method: await paymentMethod('4242424242424242'), confirm: 'true',
+  });
+  assert.equal(second.status, 'succeeded', JSON.stringify(second));
+  const twice = await reconcile(m);
+  assert.deepEqual(twice.json.mismatches.map((x) => [x.kind, x.payment_intent, x.provider_reference, x.ours, x.theirs]), [
+    ['amount_differs', pi.id, ref, '20.00', '25.00'],
+    ['unknown_to_us', pi.id, second.id, null, '15.00'],
+  ], twice.text);
 
   // Worldpay: a reservation settled at Worldpay without telling us (its notification lost).
   const w = await worldpayMerchant();
@@ -609,19 +623,20 @@ caseTest('reconciliation finds what changed behind our back, as events the merch
     errorOf(assert, r, status);
   }
   assert.equal((await api('GET', `/v1/reconciliations/${found.json.id}`, { key: w.secret_key })).status, 404, "another merchant's run");
-  assert.equal((await api('GET', '/v1/reconciliations', { key: m.secret_key })).json.data.length, 2, 'no run kept for bad input');
+  assert.equal((await api('GET', '/v1/reconciliations', { key: m.secret_key })).json.data.length, 3, 'no run kept for bad input');
+  assert.equal(await mismatchEvents(), 3, 'one event per difference found: 1 + 2');
 
   // The daily run: the object's alarm reconciles each day an hour after it ends (the
   // test clock stands in for the night), once per day.
   const adv = await api('POST', '/v1/test_helpers/advance_clock', { key: m.secret_key, body: { seconds: 26 * 3600 } });
   assert.equal(adv.status, 200, adv.text);
   const runs = (await api('GET', '/v1/reconciliations?limit=100', { key: m.secret_key })).json.data;
-  const daily = runs.filter((r) => r.day === utcDay() && ![clean.json.id, found.json.id].includes(r.id));
+  const daily = runs.filter((r) => r.day === utcDay() && ![clean.json.id, found.json.id, twice.json.id].includes(r.id));
   assert.equal(daily.length, 1, JSON.stringify(runs));
-  assert.deepEqual(daily[0].mismatches.map((x) => [x.payment_intent, x.field, x.ours, x.theirs]), [[pi.id, 'refunded', '20.00', '25.00']]);
+  assert.deepEqual(daily[0].mismatches.map((x) => [x.kind, x.provider_reference]), [['amount_differs', ref], ['unknown_to_us', second.id]]);
   await api('POST', '/v1/test_helpers/advance_clock', { key: m.secret_key, body: { seconds: 3600 } });
   const again = (await api('GET', '/v1/reconciliations?limit=100', { key: m.secret_key })).json.data;
-  assert.equal(again.filter((r) => r.day === utcDay()).length, 3, 'no second daily run of the same day');
+  assert.equal(again.filter((r) => r.day === utcDay()).length, 4, 'no second daily run of the same day');
 });
 
 caseTest('afterwards, a reconciliation of every merchant of the fault cases finds nothing: ledger = the providers\' records', async () => {

@@ -14,6 +14,7 @@
 //     their latest charge), which localstripe leaves
 //     out (after a partial capture it books the released rest as a refund instead);
 //   - Stripe's fee on an expanded balance transaction (localstripe books fee 0);
+//   - the `created` filter on the PaymentIntent list (localstripe refuses it);
 //   - Stripe's idempotency (replay for 24 h, 400 on a changed body, 409 while in flight);
 //   - a shape check localstripe cannot make: a PaymentIntent confirm (`POST …/confirm`, or a
 //     create with `confirm=true` that is not `off_session=true`) must carry
@@ -370,6 +371,38 @@ export async function startStripeProxy({ port = 0, upstream, now = Date.now }) {
         const error = { type: 'card_error', code: 'authentication_required', decline_code: 'authentication_required', message: AUTH_REQUIRED };
         authRequired.set(id, { ...error, payment_method: card.json });
         return finish(402, { error: { ...error, payment_method: card.json, payment_intent: done.json } });
+      };
+    }
+
+    // `GET /v1/payment_intents?created[gte]=…&created[lt]=…`: localstripe refuses `created`
+    // on this list (400 "Unexpected created"); Stripe filters by it. Reconciliation lists a
+    // day's PaymentIntents: every page is read here, filtered, then paged as Stripe pages
+    // (newest first, `limit`, `starting_after`). Each item is shaped like a single one.
+    const created = [...url.searchParams.keys()].filter((k) => /^created\[(gt|gte|lt|lte)\]$/.test(k));
+    if (method === 'GET' && path === '/v1/payment_intents' && created.length) {
+      return async () => {
+        record.emulated = 'list_created';
+        const bound = (op) => (url.searchParams.has(`created[${op}]`) ? Number(url.searchParams.get(`created[${op}]`)) : null);
+        const [gt, gte, lt, lte] = ['gt', 'gte', 'lt', 'lte'].map(bound);
+        if ([gt, gte, lt, lte].some((b) => b !== null && !Number.isInteger(b))) {
+          return answer(400, { error: { type: 'invalid_request_error', code: 'parameter_invalid_integer', param: 'created', message: 'created must be a unix time.' } });
+        }
+        const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 10) || 10, 1), 100);
+        const all = [];
+        for (let after = null; ;) {
+          const page = await callUpstream('GET', `/v1/payment_intents?limit=100${after ? `&starting_after=${after}` : ''}`, { auth });
+          if (page.status !== 200) return answer(page.status, page.json);
+          all.push(...page.json.data);
+          if (!page.json.has_more || !page.json.data.length) break;
+          after = page.json.data.at(-1).id;
+        }
+        const within = all.filter((pi) => (gt === null || pi.created > gt) && (gte === null || pi.created >= gte)
+          && (lt === null || pi.created < lt) && (lte === null || pi.created <= lte)).reverse();
+        const after = url.searchParams.get('starting_after');
+        const from = after ? within.findIndex((pi) => pi.id === after) + 1 : 0;
+        const data = [];
+        for (const pi of within.slice(from, from + limit)) data.push(await shapePaymentIntent(pi, ctx, 200));
+        return answer(200, { object: 'list', url: '/v1/payment_intents', data, has_more: from + limit < within.length });
       };
     }
 

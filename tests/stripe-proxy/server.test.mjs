@@ -366,6 +366,44 @@ describe('stripe proxy', () => {
   });
 });
 
+it('lists PaymentIntents by created time, newest first and paged, as Stripe does (localstripe refuses created)', async () => {
+  // localstripe's list: oldest first, 100 a page, `created` refused.
+  const all = Array.from({ length: 150 }, (_, i) => ({ object: 'payment_intent', id: `pi_${i}`, amount: 100, status: i % 2 ? 'succeeded' : 'requires_capture', created: 1000 + i }));
+  const up = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://up');
+    if ([...u.searchParams.keys()].some((k) => k.startsWith('created'))) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { type: 'invalid_request_error', message: 'Unexpected created' } }));
+    }
+    const after = u.searchParams.get('starting_after');
+    const from = after ? all.findIndex((p) => p.id === after) + 1 : 0;
+    const limit = Number(u.searchParams.get('limit') ?? 10);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ object: 'list', data: all.slice(from, from + limit), has_more: from + limit < all.length }));
+  });
+  await new Promise((r) => up.listen(0, '127.0.0.1', r));
+  const proxy = await startStripeProxy({ upstream: `http://127.0.0.1:${up.address().port}` });
+  try {
+    const get = (q) => call(proxy.url, 'GET', `/v1/payment_intents?${q}`, { headers: { authorization: AUTH } });
+    const first = await get('created[gte]=1010&created[lt]=1140&limit=100');
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json.data.length, 100);
+    assert.equal(first.json.has_more, true);
+    assert.equal(first.json.data[0].id, 'pi_139', 'newest first');
+    assert.equal(first.json.data[0].amount_received, 100, 'shaped like a single PaymentIntent');
+    assert.equal(first.json.data[1].amount_capturable, 100);
+    const rest = await get(`created[gte]=1010&created[lt]=1140&limit=100&starting_after=${first.json.data.at(-1).id}`);
+    assert.deepEqual(rest.json.data.map((p) => p.id), Array.from({ length: 30 }, (_, i) => `pi_${39 - i}`));
+    assert.equal(rest.json.has_more, false);
+    assert.equal((await get('created[gte]=abc')).status, 400);
+    // Without `created` the list goes to localstripe as it is.
+    assert.equal((await get('limit=3')).json.data[0].id, 'pi_0');
+  } finally {
+    await proxy.close();
+    await new Promise((r) => up.close(r));
+  }
+});
+
 it('adds the amounts localstripe leaves out: capturable while held, received and the charge\'s captured after a (partial) capture', async () => {
   const states = { create: 'requires_capture', capture: 'succeeded' };
   const up = http.createServer(async (req, res) => {

@@ -352,6 +352,25 @@ pub async fn reconcile_record(
     }
 }
 
+/// Payments a provider made in `[start, end)` for this merchant's intents that our
+/// ledger does not hold. Only Stripe lists a day's payments; Worldpay and Cashcloud
+/// document no list, so their payments are read one by one (`reconcile_record`).
+pub async fn unknown_payments(
+    ctx: &Ctx,
+    merchant_id: &str,
+    provider: Provider,
+    livemode: bool,
+    window: (i64, i64),
+) -> ApiResult<Vec<shared::reconcile::Theirs>> {
+    if crate::merchant::accounts::load(ctx, merchant_id, provider, livemode)?.is_none() {
+        return Ok(Vec::new());
+    }
+    match provider {
+        Provider::Stripe => stripe::unknown_payments(ctx, merchant_id, livemode, window).await,
+        Provider::Worldpay | Provider::Cashcloud => Ok(Vec::new()),
+    }
+}
+
 pub fn held_at_provider(intent: &Intent) -> ApiResult<String> {
     intent.row.provider_reference.clone().ok_or_else(|| {
         Fail::Api(ApiError::invalid_request(

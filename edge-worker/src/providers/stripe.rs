@@ -471,6 +471,43 @@ pub async fn reconcile_record(
     Ok(Some(events::reconcile_record(&pi, &refunds)))
 }
 
+/// Stripe's PaymentIntents made in `[start, end)` that name one of this merchant's
+/// intents but are not a payment our ledger holds (see `events::unknown_payments`).
+pub async fn unknown_payments(
+    ctx: &Ctx,
+    merchant_id: &str,
+    livemode: bool,
+    (start, end): (i64, i64),
+) -> ApiResult<Vec<Theirs>> {
+    let setup = StripeSetup::load(ctx, merchant_id, livemode)?;
+    // A lookup that fails counts as ours: no alarm raised on a storage hiccup.
+    let ours = |reference: &str| {
+        ctx.store
+            .intent_by_reference(Provider::Stripe, reference)
+            .map_or(true, |i| i.is_some())
+    };
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let req = requests::list_payment_intents(&setup.auth(), start, end, after.as_deref());
+        let (page, more) = match setup.send(domain(req)?).await? {
+            Reply::Ok(body) => {
+                wire::parse_payment_intents(&body).map_err(|e| Fail::Api(e.to_api_error()))?
+            }
+            Reply::Refused(..) | Reply::Unknown => {
+                return Err(Fail::Internal(worker::Error::RustError(
+                    "reconciliation: Stripe's list of PaymentIntents could not be read".into(),
+                )))
+            }
+        };
+        out.extend(events::unknown_payments(&page, merchant_id, &ours));
+        match page.last() {
+            Some(last) if more => after = Some(last.id.clone()),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// An attempt Stripe never received: the intent waits for a payment method again.
 fn never_confirmed(ctx: &Ctx, intent: &Intent) -> ApiResult<Intent> {
     if ctx.store.open_attempt_number(intent.id())?.is_none() {

@@ -171,6 +171,7 @@ pub fn reconcile_record(hash: &str, tx: &Transaction) -> crate::reconcile::Their
     };
     crate::reconcile::Theirs {
         reference: hash.to_owned(),
+        payment_intent: tx.external.as_ref().and_then(|e| e.id.clone()),
         currency: match tx.currency_id {
             Some(id) if id != i64::from(CURRENCY_ID_EUR) => None,
             _ => Some(Currency::EUR),

@@ -266,11 +266,35 @@ pub fn reconcile_record(
         .fold(0i64, i64::saturating_add);
     crate::reconcile::Theirs {
         reference: pi.id.clone(),
+        payment_intent: metadata_str(&pi.metadata, OUR_INTENT_ID).map(str::to_owned),
         currency: pi.currency.to_ascii_uppercase().parse::<Currency>().ok(),
         capturable: pi.amount_capturable,
         captured: pi.amount_received.unwrap_or(0),
         refunded: Some(refunded.saturating_sub(released)),
     }
+}
+
+/// A day's PaymentIntents at Stripe that name one of this merchant's intents
+/// (`metadata.our_intent_id`, ids scoped to the merchant) but are not the payment we
+/// hold for it: a second charge for one order, or one whose answer we never got. Those
+/// holding money are reconciliation's "unknown to us"; their refunds are not read.
+pub fn unknown_payments<'a>(
+    listed: &'a [StripePaymentIntent],
+    merchant_id: &str,
+    ours: &dyn Fn(&str) -> bool,
+) -> Vec<crate::reconcile::Theirs> {
+    listed
+        .iter()
+        .filter(|pi| {
+            metadata_str(&pi.metadata, OUR_INTENT_ID).is_some_and(|id| {
+                crate::keys::scoped_id_merchant("pi_", id).as_deref() == Some(merchant_id)
+            }) && !ours(&pi.id)
+        })
+        .map(|pi| crate::reconcile::Theirs {
+            refunded: None,
+            ..reconcile_record(pi, &[])
+        })
+        .collect()
 }
 
 pub fn parse_event(body: &[u8]) -> Result<StripeEvent, ParseError> {
@@ -330,6 +354,62 @@ mod tests {
 
     fn pi(json: &str) -> StripePaymentIntent {
         parse_payment_intent(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn reconciliation_reads_refunds_without_a_partial_captures_release() {
+        // 300.00 held, 247.35 captured: Stripe books the 52.65 release with the refunds.
+        let p = pi(
+            r#"{"id":"pi_1","status":"succeeded","currency":"chf","amount":30000,
+            "amount_capturable":0,"amount_received":24735,"metadata":{"our_intent_id":"pi_x"},
+            "latest_charge":{"id":"ch_1","amount":30000,"amount_captured":24735}}"#,
+        );
+        let refund = |amount: i64, status: StripeRefundStatus| StripeRefund {
+            id: format!("re_{amount}"),
+            amount,
+            status,
+            currency: None,
+            payment_intent: None,
+            metadata: Default::default(),
+        };
+        let t = reconcile_record(
+            &p,
+            &[
+                refund(5265, StripeRefundStatus::Succeeded),
+                refund(2000, StripeRefundStatus::Succeeded),
+                refund(900, StripeRefundStatus::Failed),
+            ],
+        );
+        assert_eq!(
+            (t.captured, t.capturable, t.refunded),
+            (24735, Some(0), Some(2000))
+        );
+        assert_eq!(t.currency, Some(Currency::CHF));
+        assert_eq!(t.payment_intent.as_deref(), Some("pi_x"));
+    }
+
+    #[test]
+    fn unknown_payments_are_this_merchants_and_not_ours() {
+        let m = "acct_0000000000000000000001";
+        let mine = crate::keys::new_scoped_id("pi_", m, &[7; 16]);
+        let other = crate::keys::new_scoped_id("pi_", "acct_0000000000000000000002", &[7; 16]);
+        let listed = |stripe_id: &str, our: &str| {
+            pi(&format!(
+                r#"{{"id":"{stripe_id}","status":"succeeded","currency":"chf","amount":100,
+                "amount_received":100,"metadata":{{"our_intent_id":"{our}"}}}}"#
+            ))
+        };
+        let list = [
+            listed("pi_held", &mine),
+            listed("pi_second", &mine),
+            listed("pi_theirs", &other),
+            listed("pi_plain", "order-17"),
+        ];
+        let found = unknown_payments(&list, m, &|r| r == "pi_held");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].reference, "pi_second");
+        assert_eq!(found[0].payment_intent.as_deref(), Some(mine.as_str()));
+        assert_eq!((found[0].captured, found[0].refunded), (100, None));
     }
 
     fn events_of(json: &str, method: CaptureMethod) -> Vec<IntentEvent> {

@@ -278,6 +278,29 @@ pub fn retrieve_payment_intent(
     ))
 }
 
+/// `GET /v1/payment_intents?created[gte]=…&created[lt]=…&limit=100`: the PaymentIntents
+/// made in a time window, newest first, a page after `starting_after`.
+pub fn list_payment_intents(
+    auth: &Auth,
+    created_gte: i64,
+    created_lt: i64,
+    starting_after: Option<&str>,
+) -> Result<HttpRequest, BuildError> {
+    let mut query = Form::new();
+    query
+        .push("created[gte]", created_gte.to_string())
+        .push("created[lt]", created_lt.to_string())
+        .push("limit", "100");
+    if let Some(after) = starting_after {
+        check_id("pi_", after)?;
+        query.push("starting_after", after);
+    }
+    Ok(HttpRequest::get(
+        format!("/v1/payment_intents?{}", query.encode()),
+        base_headers(auth),
+    ))
+}
+
 /// `GET /v1/refunds?payment_intent=…&limit=100`: a PaymentIntent's refunds.
 pub fn list_refunds(auth: &Auth, stripe_intent_id: &str) -> Result<HttpRequest, BuildError> {
     check_id("pi_", stripe_intent_id)?;

@@ -251,6 +251,21 @@ pub fn parse_refunds(body: &[u8]) -> Result<(Vec<StripeRefund>, bool), ParseErro
     Ok((page.data, page.has_more))
 }
 
+/// `GET /v1/payment_intents?created[…]`: one page, and whether more follow.
+pub fn parse_payment_intents(body: &[u8]) -> Result<(Vec<StripePaymentIntent>, bool), ParseError> {
+    #[derive(Deserialize)]
+    struct Page {
+        data: Vec<StripePaymentIntent>,
+        #[serde(default)]
+        has_more: bool,
+    }
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ParseError::invalid(PROVIDER, "payment intent list"));
+    }
+    let page: Page = parse_json(body, "payment intent list")?;
+    Ok((page.data, page.has_more))
+}
+
 /// A SetupIntent's `status`; unknown values parse as `Unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

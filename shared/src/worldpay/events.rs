@@ -100,6 +100,7 @@ pub fn reconcile_record(payment_id: &str, status: &PaymentStatus) -> crate::reco
     };
     crate::reconcile::Theirs {
         reference: payment_id.to_owned(),
+        payment_intent: status.transaction_reference.clone(),
         currency: status.value.currency.parse::<Currency>().ok(),
         capturable: Some(capturable),
         captured,
