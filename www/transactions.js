@@ -1,6 +1,6 @@
 // The merchant's transactions page (www/transactions.html): payment intents, one
-// intent's ledger rows, refunds and events, and capture / cancel / refund behind a
-// confirmation. Same-origin calls to /v1/ with the secret key kept in sessionStorage
+// intent's ledger rows, refunds and events, capture / cancel / refund behind a
+// confirmation, and the reconciliation runs (run one now, read the differences). Same-origin calls to /v1/ with the secret key kept in sessionStorage
 // (the settings page's key). Money stays a decimal string or a BigInt of minor units:
 // never a float.
 'use strict';
@@ -139,6 +139,9 @@
     $('intents').tBodies[0].replaceChildren();
     $('intents-wrap').hidden = true;
     $('pager').hidden = true;
+    $('rec-table').tBodies[0].replaceChildren();
+    $('rec-wrap').hidden = true;
+    say($('rec-status'), '');
     closeDetail();
     say($('list-status'), '');
     keyStateChanged();
@@ -672,6 +675,87 @@
         return `The payment is ${r.status}.`;
       },
     });
+  });
+
+  // ---- reconciliation ---------------------------------------------------------------
+  const FIELD = { capturable: 'reserved', captured: 'received', refunded: 'refunded' };
+  // One difference in words: "pi_… (stripe pi_…): refunded — ours CHF 20.00, stripe's CHF 25.00".
+  function difference(x) {
+    const amount = (v) => (v === null ? '—' : money(x.currency || '', v));
+    const where = `${x.provider} ${x.provider_reference || '(no reference)'}`;
+    switch (x.kind) {
+      case 'amount_differs':
+        return `${x.payment_intent} (${where}): ${FIELD[x.field] || x.field} — ours ${amount(x.ours)}, ${x.provider}'s ${amount(x.theirs)}`;
+      case 'unknown_to_us':
+        return `${where} holds ${amount(x.theirs)}${x.payment_intent ? ` for ${x.payment_intent}` : ''}, which our ledger does not know`;
+      case 'missing_at_provider':
+        return `${x.payment_intent}: ${x.provider} has no record of it (ours ${amount(x.ours)} received)`;
+      default:
+        return `${x.payment_intent} (${where}): ${x.kind.replace(/_/g, ' ')}`;
+    }
+  }
+  function renderRuns(runs) {
+    const tbody = $('rec-table').tBodies[0];
+    tbody.replaceChildren();
+    for (const r of runs) {
+      const tr = document.createElement('tr');
+      cell(tr, utc(r.created));
+      cell(tr, r.day);
+      cell(tr, String(r.checked), 'num');
+      cell(tr, String(r.in_flight), 'num');
+      const td = cell(tr, '');
+      const lines = r.mismatches.map(difference);
+      for (const p of r.unreadable) lines.push(`${p} could not be read: its payments were not compared`);
+      if (!lines.length) td.textContent = 'None';
+      else {
+        const ul = document.createElement('ul');
+        for (const line of lines) { const li = document.createElement('li'); li.textContent = line; ul.appendChild(li); }
+        td.appendChild(ul);
+      }
+      tbody.appendChild(tr);
+    }
+    $('rec-wrap').hidden = !runs.length;
+  }
+  async function loadRuns() {
+    const runs = await api('GET', '/v1/reconciliations?limit=30');
+    renderRuns(runs.data);
+    return runs.data;
+  }
+  $('rec-load').addEventListener('click', async () => {
+    say($('rec-status'), 'Loading runs…');
+    try {
+      const runs = await loadRuns();
+      say($('rec-status'), runs.length ? `${runs.length} runs, newest first.` : 'No runs yet.', 'ok');
+    } catch (e) { keyRefused(e); say($('rec-status'), describe(e), 'error'); }
+  });
+  $('rec-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const input = $('rec-day');
+    input.removeAttribute('aria-invalid');
+    $('rec-day-error').textContent = '';
+    const day = input.value;
+    if (day && dayStart(day) === null) {
+      input.setAttribute('aria-invalid', 'true');
+      $('rec-day-error').textContent = 'Choose a day, like 2026-12-02.';
+      input.focus();
+      return;
+    }
+    $('rec-run').disabled = true;
+    say($('rec-status'), 'Asking the providers…');
+    try {
+      const run = await api('POST', '/v1/reconciliations', { body: day ? { day } : {} });
+      await loadRuns();
+      const n = run.mismatches.length;
+      say($('rec-status'), n
+        ? `${run.day}: ${n} difference${n === 1 ? '' : 's'} found in ${run.checked} payments. See the first row below.`
+        : `${run.day}: ${run.checked} payments compared, no difference${run.in_flight ? ` (${run.in_flight} still in flight, compared next time)` : ''}.`, n ? 'error' : 'ok');
+    } catch (e) {
+      keyRefused(e);
+      if (e.api && e.api.param === 'day') { input.setAttribute('aria-invalid', 'true'); $('rec-day-error').textContent = e.api.message; input.focus(); }
+      say($('rec-status'), describe(e), 'error');
+    } finally {
+      $('rec-run').disabled = !store.get();
+    }
   });
 
   // ---- start ------------------------------------------------------------------------

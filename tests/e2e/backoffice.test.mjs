@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { api, launchBrowser, paymentMethod, stripeMerchant, WORKER } from './lib.mjs';
-import { intent, confirm, read, partlyCaptured } from './payments.mjs';
+import { api, launchBrowser, paymentMethod, stripe, stripeMerchant, WORKER } from './lib.mjs';
+import { intent, confirm, read, partlyCaptured, refund } from './payments.mjs';
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -357,6 +357,38 @@ test('pages of 25, the To day, and a cancel through the dialog that releases the
     assert.deepEqual(await ledgerOf(page), [['authorized', 'CHF 300.00', 'CHF 0.00'], ['released', 'CHF 300.00', 'CHF 0.00']]);
     assert.equal(await page.locator('#no-actions').isVisible(), true);
     assert.equal((await read(m, pi)).json.status, 'canceled');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the reconciliation part runs today\'s reconciliation and names the refund made at Stripe behind our back; axe finds nothing', async () => {
+  const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  const m = await stripeMerchant();
+  const { pi } = await partlyCaptured(m);
+  assert.equal((await refund(m, pi, '20.00')).json.status, 'succeeded');
+  const ref = (await read(m, pi)).json.provider_reference;
+  assert.equal((await stripe('POST', '/v1/refunds', { payment_intent: ref, amount: '500' })).status, 'succeeded');
+  const browser = await launchBrowser();
+  try {
+    const { page, errors } = await openPage(browser, m, { bypassCSP: true });
+    // Keyboard only: to the button, Enter.
+    await tabTo(page, '#rec-run');
+    await page.keyboard.press('Enter');
+    await page.locator('#rec-status').filter({ hasText: `${today()}: 1 difference found in 1 payments` }).waitFor();
+    const rows = await rowsOf(page, '#rec-table');
+    assert.equal(rows.length, 1);
+    assert.deepEqual(rows[0].slice(1, 4), [today(), '1', '0']);
+    assert.equal(rows[0][4], `${pi.id} (stripe ${ref}): refunded — ours CHF 20.00, stripe's CHF 25.00`);
+    await page.addScriptTag({ content: axeSource });
+    const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    assert.deepEqual(r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), []);
+    // The same run is what the API lists, and its event is the merchant's to read.
+    const runs = (await api('GET', '/v1/reconciliations', { key: m.secret_key })).json.data;
+    assert.equal(runs.length, 1);
+    const events = (await api('GET', '/v1/events?type=reconciliation.mismatch', { key: m.secret_key })).json.data;
+    assert.deepEqual(events.map((e) => e.data.object.reconciliation), [runs[0].id]);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
