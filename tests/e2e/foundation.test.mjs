@@ -114,8 +114,12 @@ test('one script tag on another origin mounts the widget and shows the amount in
     // de-CH: "CHF 1'234.50" — Swiss grouping, exact digits, no float rounding.
     assert.match(shown, /^CHF\s1['’]234\.50$/);
     assert.equal(await root.getAttribute('data-amount'), '1234.50');
-    // The page's lang="de" speaks German on the button too: "Bezahlen CHF 1'234.50".
-    assert.match(await page.locator('#checkout .ec-pay').textContent(), /^Bezahlen CHF\s1['’]234\.50$/);
+    // The page's lang="de" speaks German on the button too: "Bezahlen CHF 1'234.50". The
+    // state is shown as soon as the intent is read; the button only once Stripe's card
+    // field is mounted (one CI run read it before: empty), so wait for it.
+    const pay = page.locator('#checkout .ec-pay');
+    await pay.waitFor({ state: 'visible' });
+    assert.match(await pay.textContent(), /^Bezahlen CHF\s1['’]234\.50$/);
     // The widget's own time in mount(), as Performance API measures.
     const own = await page.evaluate(() => performance.getEntriesByName('checkout:mount', 'measure').map((e) => e.duration));
     assert.ok(own.length >= 2 && own.every((d) => d >= 0), JSON.stringify(own));
