@@ -9,8 +9,9 @@
 
 use std::collections::BTreeSet;
 
+use shared::billing::{day_label, day_start};
 use shared::intent::{IntentStatus, Provider};
-use shared::reconcile::{compare, day_of, day_start, Mismatch, Ours, Reconciliation, Theirs};
+use shared::reconcile::{compare, Mismatch, Ours, Reconciliation, Theirs};
 use shared::webhooks::EventType;
 
 use crate::ctx::{random, Ctx};
@@ -180,7 +181,7 @@ pub async fn run(
 /// reconciled yet, from the mode's first intent on, a week at a time.
 pub async fn run_due(ctx: &Ctx, merchant: &Merchant) -> ApiResult<()> {
     let clock = ctx.store.clock_now(ctx.now)?;
-    let Some(last_due) = day_start(&day_of(clock - DELAY_SECONDS - DAY)) else {
+    let Some(last_due) = day_start(&day_label(clock - DELAY_SECONDS - DAY)) else {
         return Ok(());
     };
     let mut more = false;
@@ -190,7 +191,7 @@ pub async fn run_due(ctx: &Ctx, merchant: &Merchant) -> ApiResult<()> {
             None => ctx
                 .store
                 .first_intent_at(livemode)?
-                .and_then(|t| day_start(&day_of(t))),
+                .and_then(|t| day_start(&day_label(t))),
         };
         let Some(mut day) = first else { continue };
         let mut n = 0;
@@ -199,7 +200,7 @@ pub async fn run_due(ctx: &Ctx, merchant: &Merchant) -> ApiResult<()> {
                 more = true;
                 break;
             }
-            run(ctx, merchant, &day_of(day), livemode, true).await?;
+            run(ctx, merchant, &day_label(day), livemode, true).await?;
             day += DAY;
             n += 1;
         }
@@ -208,7 +209,7 @@ pub async fn run_due(ctx: &Ctx, merchant: &Merchant) -> ApiResult<()> {
     let next = if more {
         ctx.now + 60
     } else {
-        day_start(&day_of(clock)).unwrap_or(clock) + DAY + DELAY_SECONDS - offset
+        day_start(&day_label(clock)).unwrap_or(clock) + DAY + DELAY_SECONDS - offset
     };
     ctx.wake_at(next).await?;
     Ok(())

@@ -38,7 +38,7 @@ pub fn is_id(value: &str, prefix: &str) -> bool {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (the well-known
 /// era-based conversion; exact for every i64 day that fits a year of i32).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -49,7 +49,7 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The date of a day number (inverse of [`days_from_civil`]).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -92,6 +92,31 @@ pub fn month_start(t: i64) -> i64 {
 pub fn month_label(t: i64) -> String {
     let (y, m, _) = civil_from_days(t.div_euclid(DAY));
     format!("{y:04}-{m:02}")
+}
+
+/// `YYYY-MM-DD` of `t` (UTC): the day a daily limit or a reconciliation counts in.
+pub fn day_label(t: i64) -> String {
+    let (y, m, d) = civil_from_days(t.div_euclid(DAY));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The first instant (UTC) of a `YYYY-MM-DD` day, if `label` is one.
+pub fn day_start(label: &str) -> Option<i64> {
+    let b = label.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |s: &str| -> Option<i64> {
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, m, d) = (num(&label[..4])?, num(&label[5..7])?, num(&label[8..])?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    let start = days_from_civil(y, m as u32, d as u32) * DAY;
+    (day_label(start) == label).then_some(start)
 }
 
 // ---------------------------------------------------------------- subscriptions
@@ -871,5 +896,29 @@ mod tests {
     fn unknown_names_are_refused() {
         assert!(Interval::from_str("week").is_err());
         let _: Option<UnknownName> = SubscriptionStatus::from_str("late").err();
+    }
+
+    #[test]
+    fn days() {
+        // Cashcloud's daily count uses the same days (these were its test).
+        assert_eq!(day_label(1_700_000_000), "2023-11-14");
+        assert_eq!(day_label(951_782_400), "2000-02-29");
+        assert_eq!(day_label(1_798_761_599), "2026-12-31");
+        assert_eq!(day_label(1_798_761_600), "2027-01-01");
+        assert_eq!(day_label(0), "1970-01-01");
+        assert_eq!(day_start("1970-01-02"), Some(86_400));
+        let t = day_start("2026-12-04").unwrap();
+        assert_eq!(day_label(t), "2026-12-04");
+        assert_eq!(day_label(t + 86_399), "2026-12-04");
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "abcd-ef-gh",
+            "",
+            "2026-12-4 ",
+        ] {
+            assert_eq!(day_start(bad), None, "{bad}");
+        }
     }
 }

@@ -222,31 +222,6 @@ pub struct Reconciliation {
     pub mismatches: Vec<Mismatch>,
 }
 
-/// `YYYY-MM-DD` of a unix time (UTC).
-pub fn day_of(unix: i64) -> String {
-    let (y, m, d) = crate::billing::civil_from_days(unix.div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// The unix time a `YYYY-MM-DD` day (UTC) starts at, if it is one.
-pub fn day_start(day: &str) -> Option<i64> {
-    let b = day.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |s: &str| -> Option<i64> {
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
-    };
-    let (y, m, d) = (num(&day[..4])?, num(&day[5..7])?, num(&day[8..])?);
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    let start = crate::billing::days_from_civil(y, m as u32, d as u32) * 86_400;
-    (day_of(start) == day).then_some(start)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,24 +372,5 @@ mod tests {
         assert_eq!(json["kind"], "amount_differs");
         assert_eq!(json["field"], "captured");
         assert_eq!(json["provider"], "stripe");
-    }
-
-    #[test]
-    fn days() {
-        assert_eq!(day_of(0), "1970-01-01");
-        assert_eq!(day_start("1970-01-02"), Some(86_400));
-        let t = day_start("2026-12-04").unwrap();
-        assert_eq!(day_of(t), "2026-12-04");
-        assert_eq!(day_of(t + 86_399), "2026-12-04");
-        for bad in [
-            "2026-02-30",
-            "2026-13-01",
-            "2026-1-01",
-            "abcd-ef-gh",
-            "",
-            "2026-12-4 ",
-        ] {
-            assert_eq!(day_start(bad), None, "{bad}");
-        }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use shared::accounts::{CashcloudAccount, ProviderAccount};
 use shared::api::{NewPaymentIntent, RefundStatus};
+use shared::billing::day_label;
 use shared::cashcloud::auth::{device_id, Auth};
 use shared::cashcloud::events::{
     self as cc_events, refund_outcome, transaction_events, RefundOutcome,
@@ -161,13 +162,6 @@ impl CashcloudSetup {
     }
 }
 
-/// The UTC date of `now`, for the daily transaction count.
-pub fn day(now: i64) -> String {
-    chrono::DateTime::from_timestamp(now, 0)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
-}
-
 /// Cashcloud has no reserve-then-capture: money moves when the wallet user approves.
 pub fn nothing_to_capture() -> Fail {
     Fail::Api(ApiError::invalid_request(
@@ -196,7 +190,7 @@ pub async fn check_new_intent(
         .to_api_error()
         .into());
     }
-    let today = ctx.store.daily_count(&day(ctx.now))?;
+    let today = ctx.store.daily_count(&day_label(ctx.now))?;
     check_intent(
         setup.account.plan,
         &new.amount,
@@ -237,7 +231,7 @@ pub async fn confirm(
     let setup = CashcloudSetup::load(ctx, merchant_id, intent.row.livemode != 0)?;
     let state = intent.state()?;
     check_intent(setup.account.plan, &state.amount, state.capture_method, 0)?;
-    let today = day(ctx.now);
+    let today = day_label(ctx.now);
     let slot = match setup.account.plan.daily_limit() {
         Some(limit) => {
             if !ctx.store.claim_daily_slot(&today, i64::from(limit))? {
@@ -363,7 +357,7 @@ pub async fn sync(ctx: &Ctx, merchant_id: &str, intent: &Intent) -> ApiResult<Ou
         {
             // The slot was taken on the day of the confirm that set this expiry.
             let requested_at = expires - i64::from(request_expiration(ctx));
-            ctx.store.release_daily_slot(&day(requested_at))?;
+            ctx.store.release_daily_slot(&day_label(requested_at))?;
         }
     }
     if after.status()? == shared::intent::IntentStatus::Succeeded {
@@ -673,14 +667,5 @@ mod tests {
         assert_eq!(grace(25), 5);
         assert_eq!(grace(6), 1);
         assert_eq!(grace(5), 1);
-    }
-
-    #[test]
-    fn days_are_utc_calendar_dates() {
-        assert_eq!(day(0), "1970-01-01");
-        assert_eq!(day(1_700_000_000), "2023-11-14");
-        assert_eq!(day(951_782_400), "2000-02-29");
-        assert_eq!(day(1_798_761_599), "2026-12-31");
-        assert_eq!(day(1_798_761_600), "2027-01-01");
     }
 }

@@ -4,9 +4,9 @@
 //! Each difference is also a `reconciliation.mismatch` event.
 
 use serde::Deserialize;
+use shared::billing::{day_label, day_start};
 use shared::error::ApiError;
 use shared::keys::is_id;
-use shared::reconcile::{day_of, day_start};
 use worker::{Method, Request, Response, Result, RouteContext};
 
 use crate::call::{serve, Need};
@@ -40,7 +40,7 @@ pub async fn create(req: Request, rc: RouteContext<Object>) -> Result<Response> 
     serve(req, rc, Need::Secret, |call| async move {
         let input: RunRequest = call.json()?;
         let merchant = call.merchant()?.clone();
-        let today = day_of(call.ctx.store.clock_now(call.ctx.now)?);
+        let today = day_label(call.ctx.store.clock_now(call.ctx.now)?);
         let day = input.day.unwrap_or_else(|| today.clone());
         if day_start(&day).is_none() || day > today {
             return Err(Fail::Api(
