@@ -658,7 +658,7 @@ pub async fn webhook(
 
 #[cfg(test)]
 mod tests {
-    use super::{day, grace};
+    use super::grace;
 
     #[test]
     fn grace_is_a_fifth_of_the_expiry_within_1_to_60_seconds() {
