@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use shared::billing::{day_label, day_start};
-use shared::intent::{IntentStatus, Provider};
+use shared::intent::Provider;
 use shared::reconcile::{compare, Mismatch, Ours, Reconciliation, Theirs};
 use shared::webhooks::EventType;
 
@@ -26,14 +26,6 @@ pub const DELAY_SECONDS: i64 = 3600;
 const DAYS_PER_WAKE: usize = 7;
 /// Intents read from storage at a time.
 const PAGE: i64 = 100;
-
-/// Whether an intent's outcome is still being found out (an unknown answer, a refund
-/// the provider has not settled): it is compared once that is resolved.
-fn in_flight(ctx: &Ctx, intent: &Intent) -> ApiResult<bool> {
-    Ok(ctx.store.open_attempt_number(intent.id())?.is_some()
-        || intent.balances.refund_pending() > 0
-        || intent.status()? == IntentStatus::Processing)
-}
 
 fn ours(intent: &Intent) -> ApiResult<Ours> {
     let state = intent.state()?;
@@ -80,12 +72,12 @@ pub async fn run(
             if unreadable.contains(provider.as_str()) {
                 continue;
             }
-            if in_flight(ctx, &intent)? {
+            if providers::is_open(ctx, &intent)? {
                 // Ask the provider first, as the alarm would.
                 if let Ok(i) = providers::sync(ctx, &merchant.id, intent.clone()).await {
                     intent = i;
                 }
-                if in_flight(ctx, &intent)? {
+                if providers::is_open(ctx, &intent)? {
                     waiting += 1;
                     continue;
                 }

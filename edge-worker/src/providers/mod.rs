@@ -297,6 +297,14 @@ pub fn refund_row(ctx: &Ctx, id: &str) -> ApiResult<RefundRow> {
         .ok_or_else(|| Fail::Api(ApiError::not_found("refund").with_param("id")))
 }
 
+/// Whether an intent's outcome is still being found out: an attempt whose answer
+/// never came, a refund the provider has not settled, a payment still processing.
+pub fn is_open(ctx: &Ctx, intent: &Intent) -> ApiResult<bool> {
+    Ok(ctx.store.open_attempt_number(intent.id())?.is_some()
+        || intent.balances.refund_pending() > 0
+        || intent.status()? == IntentStatus::Processing)
+}
+
 /// The alarm: asks the providers about every intent with an open outcome or a
 /// pending refund; wakes again later while anything is still unresolved.
 pub async fn resolve_open(ctx: &Ctx) -> ApiResult<()> {
@@ -315,11 +323,7 @@ pub async fn resolve_open(ctx: &Ctx) -> ApiResult<()> {
             continue;
         };
         match sync(ctx, &merchant.id, intent).await {
-            Ok(i) => {
-                still_open |= ctx.store.open_attempt_number(i.id())?.is_some()
-                    || i.balances.refund_pending() > 0
-                    || i.status()? == IntentStatus::Processing;
-            }
+            Ok(i) => still_open |= is_open(ctx, &i)?,
             Err(e) => {
                 let e = e.into_api("ALARM", &id);
                 worker::console_warn!("alarm: {id}: {}", e.code);

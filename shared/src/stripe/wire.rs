@@ -234,36 +234,33 @@ pub fn parse_refund(body: &[u8]) -> Result<StripeRefund, ParseError> {
     parse_json(body, "refund")
 }
 
-/// `GET /v1/refunds?payment_intent=…`: one page, and whether more follow.
-pub fn parse_refunds(body: &[u8]) -> Result<(Vec<StripeRefund>, bool), ParseError> {
+/// One page of a Stripe list, and whether more follow. serde would read a struct from
+/// a JSON array too (`[[]]` as an empty page): a list is an object, or it is not Stripe's.
+fn parse_page<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &'static str,
+) -> Result<(Vec<T>, bool), ParseError> {
     #[derive(Deserialize)]
-    struct Page {
-        data: Vec<StripeRefund>,
+    struct Page<T> {
+        data: Vec<T>,
         #[serde(default)]
         has_more: bool,
     }
-    // serde would read a struct from a JSON array too (`[[]]` as an empty page): a list
-    // is an object, or it is not Stripe's.
     if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(ParseError::invalid(PROVIDER, "refund list"));
+        return Err(ParseError::invalid(PROVIDER, what));
     }
-    let page: Page = parse_json(body, "refund list")?;
+    let page: Page<T> = parse_json(body, what)?;
     Ok((page.data, page.has_more))
 }
 
-/// `GET /v1/payment_intents?created[…]`: one page, and whether more follow.
+/// `GET /v1/refunds?payment_intent=…`.
+pub fn parse_refunds(body: &[u8]) -> Result<(Vec<StripeRefund>, bool), ParseError> {
+    parse_page(body, "refund list")
+}
+
+/// `GET /v1/payment_intents?created[…]`.
 pub fn parse_payment_intents(body: &[u8]) -> Result<(Vec<StripePaymentIntent>, bool), ParseError> {
-    #[derive(Deserialize)]
-    struct Page {
-        data: Vec<StripePaymentIntent>,
-        #[serde(default)]
-        has_more: bool,
-    }
-    if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(ParseError::invalid(PROVIDER, "payment intent list"));
-    }
-    let page: Page = parse_json(body, "payment intent list")?;
-    Ok((page.data, page.has_more))
+    parse_page(body, "payment intent list")
 }
 
 /// A SetupIntent's `status`; unknown values parse as `Unknown`.
