@@ -198,7 +198,7 @@ where
                 if *livemode { "live" } else { "test" }
             ),
         };
-        let store = crate::merchant::store::Store::new(rc.data.storage().sql());
+        let store = crate::merchant::store::Store::of(&rc.data.storage());
         let call = Call {
             ctx,
             principal,

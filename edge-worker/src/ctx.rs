@@ -23,7 +23,7 @@ impl Ctx {
     pub fn new(storage: Storage, env: Env) -> Ctx {
         crate::outbound::configure(&env);
         Ctx {
-            store: Store::new(storage.sql()),
+            store: Store::of(&storage),
             storage,
             env,
             now: now(),

@@ -122,7 +122,7 @@ async fn serve(
 }
 
 fn migrate(state: &State, what: &str) {
-    if let Err(e) = store::Store::new(state.storage().sql()).migrate() {
+    if let Err(e) = store::Store::of(&state.storage()).migrate() {
         worker::console_error!("{what} object schema: {e}");
     }
 }

@@ -434,8 +434,9 @@ fn opt(v: Option<&str>) -> V {
 }
 
 impl Store {
-    pub fn new(sql: SqlStorage) -> Store {
-        Store { sql }
+    /// The object's SQL, behind this store: the only way in (no SQL outside `merchant/`).
+    pub fn of(storage: &worker::Storage) -> Store {
+        Store { sql: storage.sql() }
     }
 
     pub fn migrate(&self) -> worker::Result<()> {
