@@ -155,18 +155,15 @@ impl Locale {
         Some(Locale { lang, region })
     }
 
-    /// The locale amounts are formatted in. A tag's own region wins; a bare language
-    /// takes the currency's home where that is one country we sell in: Swiss francs
-    /// read the Swiss way in every language (`CHF 1'234.50`, never `1.234,50 CHF`).
-    pub fn number_locale(&self, currency: &str) -> String {
-        let region = self
-            .region
-            .as_deref()
-            .or((currency == "CHF").then_some("CH"));
-        // Concatenated, not `format!`: the widget's wasm carries no formatting machinery.
-        match region {
-            Some(r) => [self.lang.code(), "-", r].concat(),
-            None => self.lang.code().to_owned(),
+    /// The region amounts are formatted for (`""`: the language's own way). A tag's
+    /// own region wins; a bare language takes the currency's home where that is one
+    /// country we sell in: Swiss francs read the Swiss way in every language
+    /// (`CHF 1'234.50`, never `1.234,50 CHF`).
+    pub fn number_region(&self, currency: &str) -> &str {
+        match &self.region {
+            Some(r) => r,
+            None if currency == "CHF" => "CH",
+            None => "",
         }
     }
 }
@@ -423,11 +420,11 @@ mod tests {
     #[test]
     fn francs_read_the_swiss_way_unless_the_tag_names_a_region() {
         let loc = |t: &str| Locale::choose([t]);
-        assert_eq!(loc("de").number_locale("CHF"), "de-CH");
-        assert_eq!(loc("ru").number_locale("CHF"), "ru-CH");
-        assert_eq!(loc("de").number_locale("EUR"), "de");
-        assert_eq!(loc("de-AT").number_locale("CHF"), "de-AT");
+        assert_eq!(loc("de").number_region("CHF"), "CH");
+        assert_eq!(loc("ru").number_region("CHF"), "CH");
+        assert_eq!(loc("de").number_region("EUR"), "");
+        assert_eq!(loc("de-at").number_region("CHF"), "AT");
         assert_eq!(loc("sr-Latn-RS").lang, Lang::En);
-        assert_eq!(loc("fr-Latn-CH").number_locale("EUR"), "fr-CH");
+        assert_eq!(loc("fr-Latn-CH").number_region("EUR"), "CH");
     }
 }

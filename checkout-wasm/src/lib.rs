@@ -11,7 +11,8 @@ mod api;
 mod card;
 mod dom;
 mod flow;
-mod format;
+/// Public so the browser test compares the amount table with Intl.
+pub mod format;
 mod i18n;
 /// Public so the fuzz crate reads the Worker's answers with the widget's own code,
 /// natively (`fuzz/fuzz_targets/widget_model.rs`).
@@ -25,7 +26,6 @@ mod view;
 mod wallet;
 
 pub use flow::mount;
-pub use format::format_amount;
 
 // The widget runs on one thread (no wasm threads), so a free list without locks is
 // sound; it is ~2.5 KB (brotli) smaller than std's dlmalloc.

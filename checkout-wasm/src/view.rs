@@ -124,7 +124,8 @@ impl View {
         crate::format::format_amount(
             &intent.amount,
             &intent.currency,
-            &self.locale.number_locale(&intent.currency),
+            self.locale.lang.code(),
+            self.locale.number_region(&intent.currency),
         )
     }
 

@@ -1,7 +1,8 @@
 //! The widget in a real browser (headless Chromium through wasm-bindgen-test-runner).
 #![cfg(target_arch = "wasm32")]
 
-use checkout_wasm::{format_amount, mount};
+use checkout_wasm::format::{format_amount, CURRENCIES, REGIONS};
+use checkout_wasm::mount;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -18,16 +19,80 @@ fn target(id: &str) -> web_sys::Element {
 #[wasm_bindgen_test]
 fn amounts_are_formatted_exactly_for_the_locale() {
     assert_eq!(
-        format_amount("1234.50", "CHF", "de-CH"),
+        format_amount("1234.50", "CHF", "de", "CH"),
         "CHF\u{a0}1'234.50"
     );
-    assert_eq!(format_amount("1234.50", "EUR", "de-DE"), "1.234,50\u{a0}€");
-    assert_eq!(format_amount("5", "JPY", "ja-JP"), "￥5");
-    assert_eq!(format_amount("1.250", "KWD", "en-US"), "KWD\u{a0}1.250");
+    assert_eq!(
+        format_amount("1234.50", "EUR", "de", "DE"),
+        "1.234,50\u{a0}€"
+    );
+    assert_eq!(format_amount("1.250", "KWD", "en", "US"), "KWD\u{a0}1.250");
     // Beyond float precision: formatted from the decimal string, not a float.
     assert_eq!(
-        format_amount("90071992547409.93", "USD", "en-US"),
+        format_amount("90071992547409.93", "USD", "en", "US"),
         "$90,071,992,547,409.93"
+    );
+}
+
+/// The widget's table (format/cldr.rs) says what this browser's Intl.NumberFormat
+/// says, for every language × region × currency it covers and amounts of every
+/// length that grouping treats differently.
+#[wasm_bindgen_test]
+fn the_amount_table_matches_intl_in_this_browser() {
+    use js_sys::{Array, Intl::NumberFormat, Object, Reflect};
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for lang in ["en", "de", "fr", "it", "ru"] {
+        for region in std::iter::once("").chain(REGIONS) {
+            let locale = if region.is_empty() {
+                lang.to_owned()
+            } else {
+                format!("{lang}-{region}")
+            };
+            for code in CURRENCIES {
+                let digits = shared::money::Currency::parse(code).unwrap().exponent() as usize;
+                let opts = Object::new();
+                Reflect::set(&opts, &"style".into(), &"currency".into()).unwrap();
+                Reflect::set(&opts, &"currency".into(), &code.into()).unwrap();
+                let nf = NumberFormat::new(&Array::of1(&locale.as_str().into()), &opts);
+                for int in [
+                    "0",
+                    "7",
+                    "999",
+                    "1234",
+                    "12345",
+                    "123456",
+                    "1234567",
+                    "90071992547409",
+                ] {
+                    let amount = if digits == 0 {
+                        int.to_owned()
+                    } else {
+                        format!("{int}.{}", &"505"[..digits])
+                    };
+                    let intl = nf
+                        .format()
+                        .call1(&JsValue::UNDEFINED, &amount.as_str().into())
+                        .unwrap()
+                        .as_string()
+                        .unwrap();
+                    let ours = format_amount(&amount, code, lang, region);
+                    if ours != intl {
+                        wrong.push(format!(
+                            "{locale} {code} {amount}: {ours:?} != Intl {intl:?}"
+                        ));
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 5 * 11 * 12 * 8);
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
     );
 }
 
