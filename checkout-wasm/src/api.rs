@@ -92,9 +92,21 @@ impl Client {
         Intent::read(&json).ok_or(ApiError::Garbled)
     }
 
+    /// A GET's URL. The key rides in `?key=` (the Worker takes only a publishable key
+    /// there): without an `Authorization` header the GET is a CORS "simple" request,
+    /// sent without a preflight, so each poll is one round trip, not two.
     fn url(&self, tail: &str) -> String {
         let secret = String::from(js_sys::encode_uri_component(&self.client_secret));
-        [&self.intent_url, tail, "?client_secret=", &secret].concat()
+        let key = String::from(js_sys::encode_uri_component(&self.publishable_key));
+        [
+            &self.intent_url,
+            tail,
+            "?client_secret=",
+            &secret,
+            "&key=",
+            &key,
+        ]
+        .concat()
     }
 
     async fn call(
@@ -110,12 +122,12 @@ impl Client {
             init.set_body(&JsValue::from_str(b));
         }
         let req = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Garbled)?;
-        let headers = req.headers();
-        let _ = headers.set(
-            "Authorization",
-            &["Bearer ", &self.publishable_key].concat(),
-        );
         if body.is_some() {
+            let headers = req.headers();
+            let _ = headers.set(
+                "Authorization",
+                &["Bearer ", &self.publishable_key].concat(),
+            );
             let _ = headers.set("Content-Type", "application/json");
         }
         let window = web_sys::window().ok_or(ApiError::Unreachable)?;

@@ -46,11 +46,44 @@ pub fn kind_str(kind: KeyKind) -> &'static str {
     }
 }
 
-pub fn bearer(req: &Request) -> Result<Option<String>> {
-    Ok(req
+/// The caller's key: `Authorization: Bearer <key>`, or on a GET `?key=pk_…` (a
+/// publishable key only, as Stripe.js sends it). A cross-origin GET without an
+/// `Authorization` header is a CORS "simple" request, which the browser sends without
+/// a preflight: one round trip less before the widget can show. Secret keys and the
+/// admin token never ride in a URL (URLs end up in logs and histories).
+pub fn api_key(req: &Request) -> ApiResult<Option<String>> {
+    let header = req
         .headers()
         .get("authorization")?
-        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned())))
+        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+    let url = req.url()?;
+    let Some(query) = Query::parse(url.query().unwrap_or(""))
+        .get("key")
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+    else {
+        return Ok(header);
+    };
+    let refuse = |message: &str| {
+        Err(ApiError::invalid_request("invalid_key_param", message)
+            .with_param("key")
+            .into())
+    };
+    if header.is_some() {
+        return refuse(
+            "Send the API key once: in `Authorization: Bearer <key>` or in `?key=`, not both.",
+        );
+    }
+    if req.method() != Method::Get {
+        return refuse("`?key=` is read on GET requests only: send `Authorization: Bearer <key>`.");
+    }
+    if !query.starts_with("pk_") {
+        return Err(ApiError::authentication(
+            "Only a publishable key may be sent in `?key=`. Send a secret key in `Authorization: Bearer <key>`, from your server, and roll one that was put in a URL.",
+        )
+        .into());
+    }
+    Ok(Some(query))
 }
 
 pub fn admin_ok(env: &worker::Env, token: &str) -> bool {
@@ -61,7 +94,7 @@ pub fn admin_ok(env: &worker::Env, token: &str) -> bool {
 }
 
 fn authenticate(req: &Request, ctx: &Ctx, need: Need) -> ApiResult<Principal> {
-    let token = bearer(req)?.ok_or_else(|| {
+    let token = api_key(req)?.ok_or_else(|| {
         ApiError::authentication("No API key provided. Send `Authorization: Bearer <key>`.")
     })?;
     if need == Need::Admin {

@@ -20,7 +20,7 @@ mod ratelimit;
 mod reconcile;
 mod routes;
 
-use call::{bearer, preflight};
+use call::{api_key, preflight};
 use merchant::Object;
 use routes::{
     balance_transactions, checkout, customers, events, hosted_invoices, intents, invoices,
@@ -250,7 +250,11 @@ async fn dispatch(req: Request, env: &Env, method: &Method, path: &str) -> Resul
         Who::Admin => forward(req, merchant::platform_stub(env)?).await,
         Who::Secret | Who::Widget => {
             // The key names its merchant; whether it is valid, that object decides.
-            let merchant = bearer(&req)?
+            let key = match api_key(&req) {
+                Ok(key) => key,
+                Err(fail) => return http::error(&fail.into_api(method.as_ref(), path)),
+            };
+            let merchant = key
                 .and_then(|k| shared::keys::parse_api_key(&k))
                 .map(|info| info.merchant_id);
             match merchant {
@@ -304,7 +308,10 @@ async fn over_limit(
 ) -> Result<Option<u32>> {
     let (per_ip, per_key, key) = match who {
         Who::Widget | Who::Preflight => {
-            let key = bearer(req)?
+            // A key the object will refuse still counts against its IP.
+            let key = api_key(req)
+                .ok()
+                .flatten()
                 .and_then(|k| shared::keys::parse_api_key(&k))
                 .map(|i| format!("{}:{:?}:{:?}", i.merchant_id, i.mode, i.kind))
                 .or_else(|| widget_object_merchant(param(params, "id")));

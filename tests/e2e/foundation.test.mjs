@@ -106,6 +106,8 @@ test('one script tag on another origin mounts the widget and shows the amount in
     const page = await (await browser.newContext({ locale: 'de-CH' })).newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    const reads = [];
+    page.on('request', (r) => { if (r.method() === 'GET' && r.url().includes(`/v1/payment_intents/${pi.json.id}`)) reads.push(r); });
     await page.goto(`${shop.origin}/?cs=${encodeURIComponent(pi.json.client_secret)}`);
     const root = page.locator('#checkout .ec-checkout');
     await root.waitFor();
@@ -124,6 +126,11 @@ test('one script tag on another origin mounts the widget and shows the amount in
     const own = await page.evaluate(() => performance.getEntriesByName('checkout:mount', 'measure').map((e) => e.duration));
     assert.ok(own.length >= 2 && own.every((d) => d >= 0), JSON.stringify(own));
     assert.deepEqual(errors, []);
+    // `…/checkout` went out as a CORS "simple" request: the key in `?key=`, no header of
+    // its own, so the browser sent no preflight before it.
+    assert.equal(reads.length, 1, reads.map((r) => r.url()).join(' '));
+    assert.match(reads[0].url(), new RegExp(`/checkout\\?client_secret=[^&]+&key=${m.publishable_key}$`));
+    assert.deepEqual(Object.keys(await reads[0].allHeaders()).filter((h) => !['accept', 'referer', 'user-agent', 'origin', 'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform', 'accept-language', 'accept-encoding', 'connection', 'host', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site'].includes(h)), []);
 
     // The same page on an origin the merchant did not allow: the Worker refuses it.
     const other = await (await browser.newContext()).newPage();

@@ -249,6 +249,41 @@ test('CORS: widget routes answer only allowed origins; secret-key routes answer 
   assert.equal(skPreflight.headers.get('access-control-allow-origin'), null);
 });
 
+test('?key=pk_… on a widget GET: no header, so no preflight; a secret key, both places or another method refused', async () => {
+  const m = await stripeMerchant();
+  const other = await stripeMerchant();
+  const shop = 'https://shop.example';
+  for (const x of [m, other]) await api('PATCH', '/v1/merchants/me', { key: x.secret_key, body: { allowed_origins: [shop] } });
+  const pi = (await api('POST', '/v1/payment_intents', { key: m.secret_key, body: intentBody })).json;
+  const cs = encodeURIComponent(pi.client_secret);
+  const get = (tail, query, headers = {}) => api('GET', `/v1/payment_intents/${pi.id}${tail}?client_secret=${cs}&${query}`, { headers: { origin: shop, ...headers } });
+
+  const checkout = await get('/checkout', `key=${m.publishable_key}`);
+  assert.equal(checkout.status, 200, checkout.text);
+  assert.equal(checkout.json.payment_intent.id, pi.id);
+  assert.equal(checkout.headers.get('access-control-allow-origin'), shop);
+  const intent = await get('', `key=${encodeURIComponent(m.publishable_key)}`);
+  assert.equal(intent.status, 200, intent.text);
+  assert.equal(intent.json.id, pi.id);
+  // Another merchant's publishable key sees nothing of this one's.
+  errorOf(assert, await get('', `key=${other.publishable_key}`), 404);
+  // A secret key never rides in a URL, even the right one.
+  const sk = await get('', `key=${m.secret_key}`);
+  errorOf(assert, sk, 401, 'authentication_error');
+  assert.match(sk.json.error.message, /publishable key/);
+  assert.ok(!sk.text.includes(m.secret_key));
+  errorOf(assert, await get('', `key=${m.publishable_key}`, { authorization: `Bearer ${m.publishable_key}` }), 400, 'invalid_request_error');
+  errorOf(assert, await get('', 'key=pk_test_nonsense'), 401, 'authentication_error');
+  errorOf(assert, await get('', 'key='), 401, 'authentication_error');
+  // The POST keeps its header: `?key=` there is refused, and nothing is confirmed.
+  const post = await api('POST', `/v1/payment_intents/${pi.id}/confirm?key=${m.publishable_key}`, {
+    headers: { origin: shop }, body: { client_secret: pi.client_secret, payment_method: 'pm_card_visa' },
+  });
+  errorOf(assert, post, 400, 'invalid_request_error');
+  assert.equal(post.json.error.param, 'key');
+  assert.equal((await api('GET', `/v1/payment_intents/${pi.id}`, { key: m.secret_key })).json.status, 'requires_payment_method');
+});
+
 test('the settings page sets provider keys and shows them masked, by keyboard', async () => {
   const m = await newMerchant();
   const browser = await launchBrowser();
