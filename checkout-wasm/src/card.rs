@@ -20,6 +20,9 @@ pub struct Setup {
     pub js_url: String,
     pub publishable_key: String,
     pub account: Option<String>,
+    /// The bootstrap's load of `js_url`, already under way: waited for instead of a
+    /// second script element. A retry after it failed loads afresh (`None`).
+    pub loading: Option<js_sys::Promise>,
 }
 
 /// Loads Stripe.js and offers the card field. When the script cannot load (blocked
@@ -35,6 +38,7 @@ pub async fn start(
     clock.pause();
     let loaded = Stripe::load(
         &setup.js_url,
+        setup.loading.clone(),
         &setup.publishable_key,
         setup.account.as_deref(),
         view.locale.lang.code(),
@@ -46,8 +50,11 @@ pub async fn start(
         view.offer_pay(view.t.get(Key::Retry));
         let (view2, client) = (view.clone(), client.clone());
         view.on_pay(move || {
-            let (view, client, setup, intent) =
-                (view2.clone(), client.clone(), setup.clone(), intent.clone());
+            let setup = Setup {
+                loading: None,
+                ..setup.clone()
+            };
+            let (view, client, intent) = (view2.clone(), client.clone(), intent.clone());
             view.busy(Key::Loading);
             wasm_bindgen_futures::spawn_local(async move {
                 start(&view, &client, setup, intent, &OwnTime::start()).await;

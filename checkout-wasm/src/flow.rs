@@ -19,10 +19,11 @@ use crate::view::View;
 /// `checkout:setup_succeeded` tells the page the card is saved).
 ///
 /// `options`: `{publishableKey, clientSecret, apiBase, locale?, appearance?,
-/// checkout?, stringsLang?, strings?}` — `apiBase` is the Worker's origin; `checkout`
-/// is the bootstrap's fetch of `…/checkout` (a promise of `{status, body}`) and
-/// `strings` its fetch of the table for `stringsLang`, both started in parallel with
-/// the wasm. Resolves once the widget
+/// checkout?, stringsLang?, strings?, providerScript?}` — `apiBase` is the Worker's
+/// origin; `checkout` is the bootstrap's fetch of `…/checkout` (a promise of
+/// `{status, body}`) and `strings` its fetch of the table for `stringsLang`, both
+/// started in parallel with the wasm; `providerScript` the bootstrap's load of the
+/// provider's script that answer named (a promise, resolved once it has run). Resolves once the widget
 /// is interactive (the provider's fields are up, or the outcome is shown); rejects
 /// with a message otherwise, after dispatching `checkout:failed` on the target.
 #[wasm_bindgen]
@@ -93,6 +94,9 @@ pub async fn mount(target: web_sys::Element, options: JsValue) -> Result<(), JsV
                 js_url,
                 publishable_key,
                 account,
+                loading: options
+                    .field("providerScript")
+                    .and_then(|p| p.dyn_into::<js_sys::Promise>().ok()),
             };
             crate::card::start(&view, &client, setup, intent.clone(), &clock).await
         }

@@ -70,16 +70,23 @@ pub struct Stripe {
 }
 
 impl Stripe {
-    /// Loads Stripe.js from `js_url` (once per page) and starts it in the customer's
-    /// language. `Err` when the script cannot load (blocked, offline).
+    /// Loads Stripe.js from `js_url` (once per page; `loading`: the bootstrap's load
+    /// of it, under way) and starts it in the customer's language. `Err` when the
+    /// script cannot load (blocked, offline).
     pub async fn load(
         js_url: &str,
+        loading: Option<Promise>,
         publishable_key: &str,
         account: Option<&str>,
         locale: &'static str,
     ) -> Result<Stripe, JsValue> {
         if Reflect::get(&js_sys::global(), &"Stripe".into())?.is_undefined() {
-            crate::dom::load_script(js_url).await?;
+            match loading {
+                Some(script) => {
+                    JsFuture::from(script).await?;
+                }
+                None => crate::dom::load_script(js_url).await?,
+            }
         }
         let opts = Object::new();
         set(&opts, "locale", &locale.into());

@@ -15,11 +15,12 @@ import { percentile } from './load.mjs';
 
 function shopPage(worker, pk, cs) {
   return `<!doctype html><html lang="en"><title>Shop</title><main><h1>Checkout</h1><div id="checkout"></div></main>
-<script>document.addEventListener('checkout:ready', function () { window.__ready = performance.now(); });</script>
+<script>document.addEventListener('checkout:ready', function () { window.__ready = performance.now(); });
+window.__long = []; new PerformanceObserver(function (l) { l.getEntries().forEach(function (e) { window.__long.push([e.startTime, e.duration]); }); }).observe({ type: 'longtask', buffered: true });</script>
 <script src="${worker}/v1/checkout.js" data-publishable-key="${pk}" data-client-secret="${cs}" data-target="#checkout" async></script>`;
 }
 
-export async function widgetStartup({ worker, merchant, loads = 10 }) {
+export async function widgetStartup({ worker, merchant, loads = 20 }) {
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://x');
     if (u.pathname !== '/') { res.writeHead(404); res.end(); return; }
@@ -41,6 +42,7 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
   const provider = [];
   const mountTotal = [];
   const script = [];
+  const long = [];
   const afterScript = [];
   try {
     // One load first, not counted: the Worker's isolate and Chromium's processes warm up.
@@ -57,6 +59,8 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
           ready: window.__ready,
           mount: performance.getEntriesByName('checkout:mount', 'measure').reduce((a, e) => a + e.duration, 0),
           provider: performance.getEntriesByName('checkout:provider', 'measure').reduce((a, e) => a + e.duration, 0),
+          // Main-thread tasks over 50 ms that started before the widget was ready.
+          long: window.__long.filter(([start]) => start < window.__ready).reduce((a, [, d]) => a + d, 0),
           script: performance.getEntriesByType('resource').find((e) => /\/v1\/checkout\.js$/.test(e.name))?.responseEnd,
           parts: performance.getEntriesByName('checkout:mount', 'measure').map((e) => [Math.round(e.startTime), Math.round(e.duration * 10) / 10]),
           marks: Object.fromEntries(performance.getEntriesByType('resource').map((e) => [e.name.split('/').pop().slice(0, 24), [Math.round(e.startTime), Math.round(e.responseEnd)]])),
@@ -68,10 +72,11 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
           provider.push(m.provider);
           mountTotal.push(m.mount + m.provider);
           script.push(m.script);
+          long.push(m.long);
           afterScript.push(m.ready - m.script);
         }
         if (process.env.BENCH_VERBOSE) {
-          console.log(JSON.stringify({ ready: Math.round(m.ready), parts: m.parts, provider: Math.round(m.provider * 10) / 10, resources: m.marks }));
+          console.log(JSON.stringify({ ready: Math.round(m.ready), parts: m.parts, provider: Math.round(m.provider * 10) / 10, long: Math.round(m.long), resources: m.marks }));
         }
       } finally {
         await context.close();
@@ -86,5 +91,5 @@ export async function widgetStartup({ worker, merchant, loads = 10 }) {
     const mid = s.length / 2;
     return { median: s.length % 2 ? s[Math.floor(mid)] : (s[mid - 1] + s[mid]) / 2, p90: percentile(s, 90), min: s[0], max: s.at(-1), samples: xs.map((x) => Math.round(x * 100) / 100) };
   };
-  return { startup: stats(startup), mount: stats(mount), provider: stats(provider), mountTotal: stats(mountTotal), script: stats(script), afterScript: stats(afterScript) };
+  return { startup: stats(startup), mount: stats(mount), provider: stats(provider), mountTotal: stats(mountTotal), script: stats(script), afterScript: stats(afterScript), long: stats(long) };
 }

@@ -2,7 +2,7 @@
 // Prints a table and writes bench-results.json at the repository root:
 //   1. bytes a customer downloads from us before the card field shows (and the
 //      provider's script, apart);
-//   2. widget start-up and mount() in headless Chromium (10 fresh loads);
+//   2. widget start-up and mount() in headless Chromium (20 fresh loads);
 //   3. the Worker's wasm size;
 //   4. load on loopback (10 connections, bounded) through the Worker and straight at
 //      localstripe, so the overhead ratio is measured;
@@ -45,6 +45,8 @@ const WIDGET_NOTES = {
     + 'between two waits; the …/checkout round trip, the string table and the provider\'s script load are waits, not counted.',
   mount_provider: 'the provider\'s synchronous calls inside mount() (Stripe\'s elements().create().mount(), which builds its '
     + 'iframe): performance.measure("checkout:provider"), not in mount_ms; mount_total = mount + provider.',
+  long_tasks: 'the summed duration of the page\'s main-thread long tasks (PerformanceObserver "longtask", over 50 ms each) '
+    + 'that started before checkout:ready.',
   startup_split: 'script_received: navigation start → checkout.js received (resource timing responseEnd): the merchant\'s page, '
     + 'the browser and its first request to our origin, before any of our code runs; after_script: checkout.js received → '
     + 'checkout:ready, the part our bootstrap, wasm, Worker and the provider\'s script make.',
@@ -84,8 +86,8 @@ try {
   const pms = await paymentMethods(stack.stripeUrl, 20);
 
   // --- 2: start-up in Chromium ---------------------------------------------------
-  say('widget start-up: 1 warm-up + 10 fresh loads in headless Chromium');
-  const startup = await widgetStartup({ worker: W, merchant, loads: 10 });
+  say('widget start-up: 1 warm-up + 20 fresh loads in headless Chromium');
+  const startup = await widgetStartup({ worker: W, merchant, loads: 20 });
   if (widgetOnly) {
     results = widgetResults(startup, providerScript);
     throw DONE;
@@ -244,6 +246,8 @@ try {
     script_received_ms_median: r2(startup.script.median),
     after_script_ms_median: r2(startup.afterScript.median),
     after_script_ms_samples: startup.afterScript.samples,
+    long_tasks_before_ready_ms_median: r2(startup.long.median),
+    long_tasks_before_ready_ms_samples: startup.long.samples,
     // 3. Worker size
     worker_wasm_raw_bytes: worker.raw,
     worker_wasm_gzip_bytes: worker.gzip,
@@ -322,13 +326,14 @@ console.log(`  ${'provider script (stand-in)'.padEnd(28)}${kb(results.provider_s
 console.log(`  ${'worker index_bg.wasm'.padEnd(28)}${kb(worker.raw)} ${kb(worker.gzip)}`);
 console.log(`  ${'worker index.js (glue)'.padEnd(28)}${kb(workerJs.raw)} ${kb(workerJs.gzip)}`);
 
-console.log('\n  widget in Chromium (10 loads)  median       p90       min       max');
+console.log('\n  widget in Chromium (20 loads)  median       p90       min       max');
 for (const [name, k, max] of [['start-up (nav → ready)', 'widget_startup_ms', 100], ['mount() own time (no waits)', 'mount_ms', 5]]) {
   console.log(`  ${name.padEnd(30)}${ms(results[`${k}_median`])}${ms(results[`${k}_p90`])}${ms(results[`${k}_min`])}${ms(results[`${k}_max`])}  (budget ≤ ${max} ms: ${results[`${k}_median`] <= max ? 'met' : 'missed'})`);
 }
 console.log(`  ${'  + provider (Stripe\'s iframe)'.padEnd(30)}${ms(results.mount_provider_ms_median)}  → mount + provider ${ms(results.mount_total_ms_median).trim()} (the figure before the split)`);
 console.log(`  ${'  nav → checkout.js received'.padEnd(30)}${ms(results.script_received_ms_median)}  (page and browser; none of our code has run)`);
 console.log(`  ${'  checkout.js → ready'.padEnd(30)}${ms(results.after_script_ms_median)}  (bootstrap, wasm ∥ …/checkout, mount, Stripe.js)`);
+console.log(`  ${'main-thread tasks > 50 ms'.padEnd(30)}${ms(results.long_tasks_before_ready_ms_median)}  (summed, before ready: the page's main thread blocked)`);
 if (widgetOnly) {
   console.log(`\n  written to bench-widget.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   process.exit(0);
@@ -393,6 +398,8 @@ function widgetResults(startup, providerScript) {
     script_received_ms_median: r2(startup.script.median),
     after_script_ms_median: r2(startup.afterScript.median),
     after_script_ms_samples: startup.afterScript.samples,
+    long_tasks_before_ready_ms_median: r2(startup.long.median),
+    long_tasks_before_ready_ms_samples: startup.long.samples,
     notes: WIDGET_NOTES,
   };
 }
