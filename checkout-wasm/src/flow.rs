@@ -139,3 +139,48 @@ fn choose_locale(target: &web_sys::Element, option: &str) -> Locale {
             .chain(browser.iter().map(String::as_str)),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    /// The dispatch goes one way: `flow` calls the ways to pay and their helpers; none
+    /// of them reaches back into `flow` (which would tie them to `mount`'s state).
+    #[test]
+    fn no_module_imports_back_from_flow() {
+        let modules = [
+            ("api.rs", include_str!("api.rs")),
+            ("card.rs", include_str!("card.rs")),
+            ("dom.rs", include_str!("dom.rs")),
+            ("format/mod.rs", include_str!("format/mod.rs")),
+            ("i18n.rs", include_str!("i18n.rs")),
+            ("model.rs", include_str!("model.rs")),
+            ("outcome.rs", include_str!("outcome.rs")),
+            ("poll.rs", include_str!("poll.rs")),
+            ("redirect.rs", include_str!("redirect.rs")),
+            ("stripe_js.rs", include_str!("stripe_js.rs")),
+            ("style.rs", include_str!("style.rs")),
+            ("view.rs", include_str!("view.rs")),
+            ("wallet.rs", include_str!("wallet.rs")),
+        ];
+        for (name, source) in modules {
+            assert!(
+                !source.contains("crate::flow") && !source.contains("super::flow"),
+                "{name} imports from flow.rs"
+            );
+        }
+        // Every module file is listed above: a new one cannot slip past.
+        let listed: Vec<&str> = modules.iter().map(|(n, _)| *n).collect();
+        for line in include_str!("lib.rs").lines() {
+            let Some(m) = line.trim_start_matches("pub ").strip_prefix("mod ") else {
+                continue;
+            };
+            let m = m.trim_end_matches(';');
+            if m != "flow" {
+                assert!(
+                    listed.contains(&format!("{m}.rs").as_str())
+                        || listed.contains(&format!("{m}/mod.rs").as_str()),
+                    "{m} is not checked"
+                );
+            }
+        }
+    }
+}

@@ -69,9 +69,9 @@ async function intent(amount = '19.90') {
 }
 
 /** Opens `path` for a fresh intent; waits for checkout:ready unless told not to. */
-async function open(path, { amount, params = {}, ready = true, route } = {}) {
+async function open(path, { amount, params = {}, ready = true, route, contextOptions = {} } = {}) {
   const pi = await intent(amount);
-  const context = await browser.newContext({ locale: 'en-US' });
+  const context = await browser.newContext({ locale: 'en-US', ...contextOptions });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -262,6 +262,61 @@ test('the ES module: mount(target, options) returns a handle whose on() hears th
   assert.equal(await page.getByRole('status').textContent(), 'Pagamento ricevuto. Grazie!');
   await page.evaluate(() => handle.destroy());
   assert.equal(await page.locator('#checkout').evaluate((el) => el.childElementCount), 0);
+  assert.deepEqual(errors, []);
+});
+
+// WCAG 1.4.4 and 1.4.10: 200% zoom of a 1280 px window is a 640 CSS px viewport at
+// twice the pixels; 400% (320 CSS px) is where content must reflow into one column.
+for (const [zoom, width, height] of [[200, 640, 360], [400, 320, 180]]) {
+  test(`at ${zoom}% zoom (${width} CSS px wide): nothing scrolls sideways or is cut off, targets stay ≥ 24 px, and it pays`, async (t) => {
+    const { page, pi, field, errors } = await open('/', {
+      amount: '1234.50', contextOptions: { viewport: { width, height }, deviceScaleFactor: zoom / 100 },
+    });
+    const box = await page.evaluate(() => {
+      const r = (el) => { const b = el.getBoundingClientRect(); return { left: b.left, right: b.right, width: b.width, height: b.height }; };
+      return {
+        viewport: innerWidth,
+        scrollWidth: document.documentElement.scrollWidth,
+        root: r(document.querySelector('#checkout .ec-checkout')),
+        field: r(document.querySelector('#checkout iframe')),
+        pay: r(document.querySelector('#checkout .ec-pay')),
+        amount: document.querySelector('#checkout .ec-amount').scrollWidth <= document.querySelector('#checkout .ec-amount').clientWidth,
+      };
+    });
+    assert.equal(box.viewport, width);
+    assert.ok(box.scrollWidth <= width, `the page scrolls sideways: ${box.scrollWidth} > ${width}`);
+    for (const part of ['root', 'field', 'pay']) {
+      assert.ok(box[part].left >= 0 && box[part].right <= width, `${part} is cut off: ${JSON.stringify(box[part])}`);
+    }
+    assert.ok(box.pay.width >= 24 && box.pay.height >= 24, `pay button ${box.pay.width}×${box.pay.height}`);
+    assert.ok(box.amount, 'the amount is cut off');
+    await accessible(t, page, `ready at ${zoom}% zoom`);
+    await typeCard(field, '4242 4242 4242 4242');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await heard(page, 'checkout:succeeded');
+    assert.equal(await statusOf(pi), 'succeeded');
+    assert.deepEqual(errors, []);
+  });
+}
+
+test('in forced colours (Windows High Contrast) the pay button keeps a visible border, axe finds nothing, and it pays', async (t) => {
+  const { page, pi, field, errors } = await open('/', { contextOptions: { forcedColors: 'active' } });
+  assert.equal(await page.evaluate(() => matchMedia('(forced-colors: active)').matches), true);
+  const border = await page.locator('#checkout .ec-pay').evaluate((b) => {
+    const s = getComputedStyle(b);
+    return { style: s.borderTopStyle, width: s.borderTopWidth, color: s.borderTopColor, text: s.color };
+  });
+  // The button's edge is its border: forced colours replace its background with the
+  // system's, so a button drawn by its background alone (`border: none`) would vanish
+  // into the page. Chromium forces the border's colour; the 2 px solid border is ours.
+  assert.equal(border.style, 'solid');
+  assert.equal(border.width, '2px');
+  assert.notEqual(border.color, 'rgba(0, 0, 0, 0)', JSON.stringify(border));
+  await accessible(t, page, 'ready in forced colours');
+  await typeCard(field, '4242 4242 4242 4242');
+  await page.getByRole('button', { name: /^Pay / }).click();
+  await heard(page, 'checkout:succeeded');
+  assert.equal(await statusOf(pi), 'succeeded');
   assert.deepEqual(errors, []);
 });
 
