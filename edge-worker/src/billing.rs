@@ -23,7 +23,7 @@ use crate::ctx::{random, Ctx};
 use crate::http::{ApiResult, Fail};
 use crate::merchant::store::billing::{InvoiceRow, SubscriptionRow};
 use crate::merchant::store::{AttemptOutcome, Intent, Merchant, NewIntent};
-use crate::providers::stripe::{self, Billing, OffSession};
+use crate::providers::stripe::{self, Billing};
 
 /// Steps per run: a clock advanced by years stops here and the next call goes on.
 const MAX_STEPS: usize = 400;
@@ -297,44 +297,18 @@ pub async fn bill_platform(ctx: &Ctx, merchant: &Merchant) -> ApiResult<()> {
         {
             continue;
         }
-        let amount = inv.money()?;
         let description = format!("Platform fees {} ({})", inv.month, merchant.id);
-        let charge = shared::stripe::requests::Charge {
-            our_intent_id: &inv.id,
-            amount,
-            capture_method: CaptureMethod::Automatic,
-            description: Some(&description),
-            destination: shared::stripe::requests::Destination::Direct,
-            customer: Some(&customer),
-            save_card: false,
-        };
         let attempt = inv.attempt_count + 1;
         let at = inv.next_payment_attempt.unwrap_or(clock);
-        let (result, error) = match Billing::platform(ctx)?
-            .charge_off_session(&charge, &pm, attempt)
-            .await
-        {
-            Ok(OffSession::Answered(pi)) => match pi.status {
-                shared::stripe::wire::StripeIntentStatus::Succeeded => (AttemptResult::Paid, None),
-                shared::stripe::wire::StripeIntentStatus::Processing => {
-                    (AttemptResult::Unknown, None)
-                }
-                _ => (
-                    AttemptResult::ActionRequired,
-                    Some("Your bank asks you to confirm this payment.".to_owned()),
-                ),
-            },
-            Ok(OffSession::Refused(_, e)) => {
-                let reason = DeclineReason::from_error(&e);
-                let result = if reason == DeclineReason::AuthenticationRequired {
-                    AttemptResult::ActionRequired
-                } else {
-                    AttemptResult::Declined
-                };
-                (result, Some(reason.message().to_owned()))
-            }
-            Ok(OffSession::Unknown) | Err(_) => (AttemptResult::Unknown, None),
-        };
+        let (result, error) = stripe::charge_platform_invoice(
+            ctx,
+            &inv.id,
+            inv.money()?,
+            &description,
+            (&customer, &pm),
+            attempt,
+        )
+        .await?;
         ctx.store
             .settle_platform_attempt(&inv.id, result, error.as_deref(), at)?;
     }

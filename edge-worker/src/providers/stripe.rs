@@ -785,12 +785,20 @@ fn apply_stripe_event(ctx: &Ctx, body: &[u8], livemode: Option<bool>) -> ApiResu
 /// Checked under the platform's endpoint secret; the merchant is the one whose intent
 /// the event names (our scoped id in its metadata). `None`: no intent of ours.
 pub fn platform_event_merchant(
-    header: &str,
+    headers: &worker::Headers,
+    env: &worker::Env,
     body: &[u8],
-    secret: &Secret,
     now: i64,
 ) -> ApiResult<Option<String>> {
-    verify_signature(header, body, Some(secret), now)?;
+    let header = headers
+        .get(shared::stripe::webhook::SIGNATURE_HEADER)?
+        .unwrap_or_default();
+    let secret = Secret::new(
+        env.secret("STRIPE_PLATFORM_WEBHOOK_SECRET")
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+    );
+    verify_signature(&header, body, Some(&secret), now)?;
     let event = events::parse_event(body).map_err(|_| {
         Fail::Api(ApiError::invalid_request(
             "invalid_event",
@@ -1086,6 +1094,56 @@ pub enum OffSession {
     /// A final 4xx: a decline, or `authentication_required`.
     Refused(u16, Box<StripeError>),
     Unknown,
+}
+
+/// One attempt at a platform invoice (the platform's monthly bill): the merchant's
+/// card saved on the platform's Stripe account, charged off session under
+/// `{invoice}:charge_off_session:{attempt}`. What it gave, and what the merchant reads
+/// when it did not go through. No answer (or no call) is `Unknown`: the same attempt is
+/// asked again under the same key.
+pub async fn charge_platform_invoice(
+    ctx: &Ctx,
+    invoice_id: &str,
+    amount: shared::money::Money,
+    description: &str,
+    (customer, pm): (&str, &str),
+    attempt: i64,
+) -> ApiResult<(shared::billing::AttemptResult, Option<String>)> {
+    use shared::billing::AttemptResult as A;
+    let charge = shared::stripe::requests::Charge {
+        our_intent_id: invoice_id,
+        amount,
+        capture_method: shared::intent::CaptureMethod::Automatic,
+        description: Some(description),
+        destination: shared::stripe::requests::Destination::Direct,
+        customer: Some(customer),
+        save_card: false,
+    };
+    Ok(
+        match Billing::platform(ctx)?
+            .charge_off_session(&charge, pm, attempt)
+            .await
+        {
+            Ok(OffSession::Answered(pi)) => match pi.status {
+                wire::StripeIntentStatus::Succeeded => (A::Paid, None),
+                wire::StripeIntentStatus::Processing => (A::Unknown, None),
+                _ => (
+                    A::ActionRequired,
+                    Some("Your bank asks you to confirm this payment.".to_owned()),
+                ),
+            },
+            Ok(OffSession::Refused(_, e)) => {
+                let reason = wire::DeclineReason::from_error(&e);
+                let result = if reason == wire::DeclineReason::AuthenticationRequired {
+                    A::ActionRequired
+                } else {
+                    A::Declined
+                };
+                (result, Some(reason.message().to_owned()))
+            }
+            Ok(OffSession::Unknown) | Err(_) => (A::Unknown, None),
+        },
+    )
 }
 
 /// What an invoice attempt on our intent gave, for the billing engine.

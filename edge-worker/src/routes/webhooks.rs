@@ -88,24 +88,15 @@ pub async fn worldpay(req: Request, rc: RouteContext<Object>) -> Result<Response
 }
 
 /// `POST /v1/webhooks/stripe/platform`, answered by the Worker: the event is checked
-/// under `STRIPE_PLATFORM_WEBHOOK_SECRET`, then handed to the object of the merchant
-/// whose intent it names.
+/// (providers/stripe.rs), then handed to the object of the merchant whose intent it
+/// names.
 pub async fn stripe_platform(mut req: Request, env: &worker::Env) -> Result<Response> {
     let outcome: ApiResult<Option<(String, Vec<u8>)>> = async {
         let body = http::read_body(&mut req).await?;
-        let header = req
-            .headers()
-            .get(shared::stripe::webhook::SIGNATURE_HEADER)?
-            .unwrap_or_default();
-        let secret = shared::secrets::Secret::new(
-            env.secret("STRIPE_PLATFORM_WEBHOOK_SECRET")
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-        );
         let merchant = crate::providers::stripe::platform_event_merchant(
-            &header,
+            req.headers(),
+            env,
             &body,
-            &secret,
             crate::ctx::now(),
         )?;
         Ok(merchant.map(|m| (m, body)))
