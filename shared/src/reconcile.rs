@@ -82,16 +82,16 @@ pub fn compare(ours: &[Ours], theirs: &[Theirs]) -> Vec<Difference> {
     let mut known = BTreeSet::new();
     let mut out = Vec::new();
     for o in ours {
-        let holds = o.capturable != 0 || o.captured != 0 || o.refunded != 0;
-        let Some(reference) = o.reference.as_deref() else {
-            if holds {
-                out.push(missing(o));
-            }
-            continue;
-        };
-        known.insert(reference);
-        let Some(t) = by_ref.get(reference) else {
-            if holds {
+        if let Some(reference) = o.reference.as_deref() {
+            known.insert(reference);
+        }
+        let found = o
+            .reference
+            .as_deref()
+            .and_then(|r| by_ref.get(r).map(|t| (r, t)));
+        let Some((reference, t)) = found else {
+            // Never reached the provider, or the provider has no record of it.
+            if o.capturable != 0 || o.captured != 0 || o.refunded != 0 {
                 out.push(missing(o));
             }
             continue;

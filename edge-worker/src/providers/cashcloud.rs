@@ -513,8 +513,6 @@ async fn adopt_refund(
     Ok(Some(r))
 }
 
-/// A declined or expired request holds nothing at Cashcloud; one still waiting for
-/// the wallet user cannot be withdrawn through the API, so it is not canceled.
 /// Cashcloud's record of the wallet payment for reconciliation (`GET transactions`).
 pub async fn reconcile_record(
     ctx: &Ctx,
@@ -527,6 +525,8 @@ pub async fn reconcile_record(
     Ok(Some(cc_events::reconcile_record(hash, &tx)))
 }
 
+/// A declined or expired request holds nothing at Cashcloud; one still waiting for
+/// the wallet user cannot be withdrawn through the API, so it is not canceled.
 pub async fn cancel(ctx: &Ctx, _merchant_id: &str, intent: &Intent) -> ApiResult<Intent> {
     let ev = ProviderEvent {
         at: ctx.now,
