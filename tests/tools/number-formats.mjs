@@ -1,7 +1,7 @@
 // Writes checkout-wasm/src/format/cldr.rs: how Chromium's Intl.NumberFormat (ICU,
 // CLDR) writes an amount in each currency we accept, for the widget's five languages
 // and the regions our shops' customers read them in. The widget formats from this
-// table instead of calling Intl: a page's first Intl.NumberFormat starts ICU, 30–70 ms
+// table instead of calling Intl: a page's first Intl.NumberFormat starts ICU, 19–105 ms
 // of main thread on the bench machine, on the way to the pay button.
 //
 //   node tests/tools/number-formats.mjs      (after a Chromium update changes CLDR)
